@@ -1,0 +1,47 @@
+//! Reading and classification of AWS CloudTrail audit logs for Rekey cases.
+//!
+//! [`read_events`] streams the events of one log file, plain or gzip-compressed, in the
+//! `{"Records":[...]}` form that CloudTrail delivers to S3 or with one event per line.
+//! [`CredentialMatcher`] selects the events that a case's leaked credentials made after the
+//! compromise time, and [`classify`] maps an event name to the [`Rule`] that makes it an
+//! eradication finding.
+//!
+//! ```
+//! use chrono::{TimeZone, Utc};
+//! use rekey_trail::{classify, read_events, CaseCredential, CredentialMatcher};
+//!
+//! let file = r#"{"Records":[{"eventID":"1","eventTime":"2023-07-10T12:30:00Z",
+//!     "eventName":"CreateAccessKey","eventSource":"iam.amazonaws.com",
+//!     "userIdentity":{"accessKeyId":"AKIAEXAMPLE","userName":"alice"},
+//!     "requestParameters":{"userName":"backdoor"}}]}"#;
+//! let credential = CaseCredential {
+//!     id: 7,
+//!     access_key_id: Some("AKIAEXAMPLE".to_owned()),
+//!     principal_name: None,
+//! };
+//! let since = Utc.with_ymd_and_hms(2023, 7, 10, 12, 0, 0).unwrap();
+//! let matcher = CredentialMatcher::new(&[credential], since);
+//!
+//! let mut findings = Vec::new();
+//! read_events("example.json", file.as_bytes(), |event| {
+//!     if let (Some(credential_id), Some(rule)) =
+//!         (matcher.credential_for(&event), classify(&event.event_name))
+//!     {
+//!         findings.push((credential_id, rule.name, event.resource));
+//!     }
+//!     Ok::<(), std::convert::Infallible>(())
+//! })
+//! .unwrap();
+//! assert_eq!(findings, [(7, "access-key-creation", Some("backdoor".to_owned()))]);
+//! ```
+
+mod event;
+mod matcher;
+mod read;
+mod resource;
+mod rules;
+
+pub use event::Event;
+pub use matcher::{CaseCredential, CredentialMatcher};
+pub use read::{read_events, FileSummary, Form, ReadError, ReadFailure};
+pub use rules::{classify, FindingCategory, Rule, RULES};

@@ -1,0 +1,753 @@
+//! Streaming reader for CloudTrail log files in the `{"Records":[...]}` form or one event per line.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Cursor, Read};
+
+use flate2::bufread::MultiGzDecoder;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::event::{message_without_position, parse_event, Event, EventError};
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const UTF8_BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
+const BUFFER_SIZE: usize = 64 * 1024;
+
+/// Maximum number of leading bytes that form detection buffers before it falls back to the
+/// one-event-per-line form. Only a file that starts with this much whitespace reaches it.
+const SNIFF_LIMIT: usize = 64 * 1024;
+
+/// Failure to read a file: the file name, the 1-based line and column when known, and the reason.
+/// Columns count bytes, not characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    pub file: String,
+    pub line: Option<u64>,
+    pub column: Option<u64>,
+    pub message: String,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => {
+                write!(
+                    f,
+                    "{} line {line} column {column}: {}",
+                    self.file, self.message
+                )
+            }
+            (Some(line), None) => write!(f, "{} line {line}: {}", self.file, self.message),
+            _ => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Layout of a CloudTrail file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Form {
+    /// One or more `{"Records":[...]}` objects, the form CloudTrail delivers to S3.
+    Records,
+    /// One JSON event object per line (NDJSON). An empty or blank file also reads as this form.
+    Lines,
+}
+
+impl Form {
+    /// Returns the lowercase name, `records` or `lines`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Form::Records => "records",
+            Form::Lines => "lines",
+        }
+    }
+}
+
+/// Result of reading a whole file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileSummary {
+    /// Number of events passed to the callback.
+    pub events: u64,
+    pub form: Form,
+    /// Whether the file was gzip-compressed.
+    pub gzip: bool,
+}
+
+/// Reason why [`read_events`] stopped before the end of the file.
+#[derive(Debug)]
+pub enum ReadFailure<E> {
+    /// The file could not be read or is not a valid CloudTrail file.
+    Read(ReadError),
+    /// The callback returned this error.
+    Callback(E),
+}
+
+impl<E: fmt::Display> fmt::Display for ReadFailure<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadFailure::Read(error) => error.fmt(f),
+            ReadFailure::Callback(error) => error.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for ReadFailure<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReadFailure::Read(error) => Some(error),
+            ReadFailure::Callback(error) => Some(error),
+        }
+    }
+}
+
+impl<E> From<ReadError> for ReadFailure<E> {
+    fn from(error: ReadError) -> Self {
+        ReadFailure::Read(error)
+    }
+}
+
+/// Reads every event of one file, calling `on_event` for each in file order.
+///
+/// The file may be gzip-compressed, detected by its magic bytes, not by its name. Concatenated
+/// gzip members are read as one stream. Decompression and an optional UTF-8 byte order mark are
+/// followed by the form detection. A file whose first JSON value is an object with `"Records"`
+/// as its first key is read in the [`Form::Records`] form. Any other file that starts with `{`
+/// is read as one event per line. An empty file has zero events.
+///
+/// Events are parsed one at a time, so memory stays bounded by the largest single event (or
+/// line), not by the file size. Events before an error have already been passed to `on_event`.
+/// If `on_event` returns `Err(e)`, reading stops and the result is `ReadFailure::Callback(e)`.
+///
+/// # Errors
+/// `ReadFailure::Read` for an I/O or gzip error, invalid or truncated JSON, content that is not a
+/// CloudTrail file, and an event that lacks `eventID`, `eventTime`, `eventName` or
+/// `eventSource`, has an `eventTime` without a time zone, or has a field of the wrong type.
+/// The error names the field and gives the line and column where the event starts.
+pub fn read_events<R: Read, E>(
+    file_name: &str,
+    input: R,
+    mut on_event: impl FnMut(Event) -> Result<(), E>,
+) -> Result<FileSummary, ReadFailure<E>> {
+    let mut input = BufReader::with_capacity(BUFFER_SIZE, input);
+    let mut magic = Vec::with_capacity(GZIP_MAGIC.len());
+    (&mut input)
+        .take(GZIP_MAGIC.len() as u64)
+        .read_to_end(&mut magic)
+        .map_err(|error| io_error(file_name, &error, false, 0))?;
+    let gzip = magic == GZIP_MAGIC;
+    // Put the magic bytes back in front of the rest of the stream.
+    let input = Cursor::new(magic).chain(input);
+
+    let (events, form) = if gzip {
+        let decoder = BufReader::with_capacity(BUFFER_SIZE, MultiGzDecoder::new(input));
+        read_decoded(file_name, decoder, true, &mut on_event)?
+    } else {
+        read_decoded(file_name, input, false, &mut on_event)?
+    };
+    Ok(FileSummary { events, form, gzip })
+}
+
+fn read_decoded<B: BufRead, E>(
+    file_name: &str,
+    mut input: B,
+    gzip: bool,
+    on_event: &mut impl FnMut(Event) -> Result<(), E>,
+) -> Result<(u64, Form), ReadFailure<E>> {
+    let sniffed = sniff(&mut input).map_err(|error| io_error(file_name, &error, gzip, 0))?;
+    let start = Position {
+        line: 1,
+        column: if sniffed.bom {
+            UTF8_BOM.len() as u64
+        } else {
+            0
+        },
+        offset: 0,
+    };
+
+    let form = match sniffed.kind {
+        Sniffed::Empty => return Ok((0, Form::Lines)),
+        Sniffed::Records => Form::Records,
+        Sniffed::Lines => Form::Lines,
+        rejected => {
+            let whitespace = sniffed
+                .head
+                .iter()
+                .take_while(|&&b| is_json_whitespace(b))
+                .count();
+            let position = start.after(&sniffed.head[..whitespace]);
+            return Err(ReadError {
+                file: file_name.to_owned(),
+                line: Some(position.line),
+                column: Some(position.column + 1),
+                message: rejected.message(&sniffed.head[whitespace..]),
+            }
+            .into());
+        }
+    };
+
+    // Replay the bytes that detection consumed.
+    let input = Cursor::new(sniffed.head).chain(input);
+    let reader = Reader {
+        file_name,
+        gzip,
+        start,
+        events: 0,
+    };
+    let events = match form {
+        Form::Records => reader.read_records(input, on_event)?,
+        Form::Lines => reader.read_lines(input, on_event)?,
+    };
+    Ok((events, form))
+}
+
+/// Outcome of looking at the start of a decompressed file.
+enum Sniffed {
+    Empty,
+    Records,
+    Lines,
+    Array,
+    LookupEventsOutput,
+    NotJson,
+}
+
+impl Sniffed {
+    /// Returns the error message for a rejected file, given the bytes that detection read after
+    /// leading whitespace.
+    fn message(&self, content: &[u8]) -> String {
+        const EXPECTED: &str = "expected a CloudTrail file: a JSON {\"Records\":[...]} object \
+                                or one JSON event object per line";
+        match self {
+            Sniffed::Array => format!(
+                "file is a JSON array, {EXPECTED}. Convert it with jq -c '.[]' for one event \
+                 per line"
+            ),
+            Sniffed::LookupEventsOutput => format!(
+                "file looks like `aws cloudtrail lookup-events` output (its first key is \
+                 \"Events\"), {EXPECTED}. Extract the records with jq -c \
+                 '.Events[].CloudTrailEvent | fromjson'"
+            ),
+            _ => {
+                let found = match content.first() {
+                    Some(b'P') => "'P'. If this is a zip archive, extract it first".to_owned(),
+                    Some(&byte) => describe_byte(byte),
+                    None => "nothing".to_owned(),
+                };
+                format!("not a CloudTrail file: {EXPECTED}, found {found}")
+            }
+        }
+    }
+}
+
+struct Sniff {
+    /// Bytes read during detection, without a byte order mark. They are replayed before the rest.
+    head: Vec<u8>,
+    bom: bool,
+    kind: Sniffed,
+}
+
+/// Reads just enough of the start of `input` to tell the file's form.
+fn sniff<B: BufRead>(input: &mut B) -> io::Result<Sniff> {
+    let mut head = Vec::new();
+    let mut bom = false;
+    let mut byte = next_byte(input, &mut head)?;
+    if byte == Some(UTF8_BOM[0])
+        && next_byte(input, &mut head)? == Some(UTF8_BOM[1])
+        && next_byte(input, &mut head)? == Some(UTF8_BOM[2])
+    {
+        head.clear();
+        bom = true;
+        byte = next_byte(input, &mut head)?;
+    }
+
+    let kind = loop {
+        match byte {
+            None => break Sniffed::Empty,
+            Some(b) if is_json_whitespace(b) => {
+                if head.len() >= SNIFF_LIMIT {
+                    break Sniffed::Lines;
+                }
+                byte = next_byte(input, &mut head)?;
+            }
+            Some(b'{') => break sniff_first_key(input, &mut head)?,
+            Some(b'[') => break Sniffed::Array,
+            Some(_) => break Sniffed::NotJson,
+        }
+    };
+    Ok(Sniff { head, bom, kind })
+}
+
+/// Reads the first key of an object whose `{` is already in `head`.
+fn sniff_first_key<B: BufRead>(input: &mut B, head: &mut Vec<u8>) -> io::Result<Sniffed> {
+    // Longer than any key that detection looks for.
+    const MAX_KEY_LENGTH: usize = 16;
+
+    let mut byte = next_byte(input, head)?;
+    while byte.is_some_and(is_json_whitespace) && head.len() < SNIFF_LIMIT {
+        byte = next_byte(input, head)?;
+    }
+    if byte != Some(b'"') {
+        return Ok(Sniffed::Lines);
+    }
+
+    let key_start = head.len();
+    loop {
+        match next_byte(input, head)? {
+            Some(b'"') => break,
+            Some(_) if head.len() - key_start <= MAX_KEY_LENGTH => {}
+            _ => return Ok(Sniffed::Lines),
+        }
+    }
+    let key = &head[key_start..head.len() - 1];
+    Ok(match key {
+        b"Records" => Sniffed::Records,
+        b"Events" => Sniffed::LookupEventsOutput,
+        _ => Sniffed::Lines,
+    })
+}
+
+fn next_byte<B: BufRead>(input: &mut B, head: &mut Vec<u8>) -> io::Result<Option<u8>> {
+    let byte = input.fill_buf()?.first().copied();
+    if let Some(byte) = byte {
+        input.consume(1);
+        head.push(byte);
+    }
+    Ok(byte)
+}
+
+fn is_json_whitespace(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Position in the decompressed text. `column` is the number of bytes already read on `line`,
+/// so the next byte is at column `column + 1`.
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    line: u64,
+    column: u64,
+    offset: u64,
+}
+
+impl Position {
+    /// Returns the position after reading `bytes` from this one.
+    fn after(mut self, bytes: &[u8]) -> Position {
+        for &byte in bytes {
+            self.advance(byte);
+        }
+        self
+    }
+
+    fn advance(&mut self, byte: u8) {
+        self.offset += 1;
+        if byte == b'\n' {
+            self.line += 1;
+            self.column = 0;
+        } else {
+            self.column += 1;
+        }
+    }
+
+    /// Converts a position that serde_json reports relative to a deserializer that started here.
+    fn plus_relative(self, line: u64, column: u64) -> (u64, u64) {
+        if line <= 1 {
+            (self.line, self.column + column)
+        } else {
+            (self.line + line - 1, column)
+        }
+    }
+}
+
+/// Counts the bytes that pass from a reader to serde_json, so that an event can be located
+/// and several top-level objects can share one position count.
+struct Tracking {
+    position: Cell<Position>,
+    /// Set before reading a Records element. The next byte that is not whitespace or `,` is the
+    /// element's first byte, and its position goes to `element_start`.
+    mark_pending: Cell<bool>,
+    element_start: Cell<Position>,
+}
+
+impl Tracking {
+    fn advance(&self, bytes: &[u8]) {
+        let mut position = self.position.get();
+        for &byte in bytes {
+            if self.mark_pending.get() && !is_json_whitespace(byte) && byte != b',' {
+                self.mark_pending.set(false);
+                self.element_start.set(position);
+            }
+            position.advance(byte);
+        }
+        self.position.set(position);
+    }
+}
+
+/// Reader that feeds serde_json and records what it reads in a [`Tracking`].
+/// serde_json's reader input iterates `io::Bytes`, one byte per call, so `inner` must be buffered.
+struct TrackedReader<'t, B> {
+    inner: B,
+    tracking: &'t Tracking,
+}
+
+impl<B: BufRead> TrackedReader<'_, B> {
+    /// Skips whitespace and returns the next byte without consuming it, or `None` at the end.
+    fn peek_after_whitespace(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            let available = self.inner.fill_buf()?;
+            let Some(&byte) = available.first() else {
+                return Ok(None);
+            };
+            if !is_json_whitespace(byte) {
+                return Ok(Some(byte));
+            }
+            self.tracking.advance(&[byte]);
+            self.inner.consume(1);
+        }
+    }
+}
+
+impl<B: BufRead> Read for TrackedReader<'_, B> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let available = self.inner.fill_buf()?;
+        let count = available.len().min(buffer.len());
+        buffer[..count].copy_from_slice(&available[..count]);
+        self.tracking.advance(&buffer[..count]);
+        self.inner.consume(count);
+        Ok(count)
+    }
+}
+
+/// State of one file being read, shared by both forms.
+struct Reader<'a> {
+    file_name: &'a str,
+    gzip: bool,
+    /// Position of the first byte after a byte order mark.
+    start: Position,
+    events: u64,
+}
+
+impl Reader<'_> {
+    fn error(&self, position: Option<(u64, u64)>, message: String) -> ReadError {
+        ReadError {
+            file: self.file_name.to_owned(),
+            line: position.map(|(line, _)| line),
+            column: position.map(|(_, column)| column),
+            message,
+        }
+    }
+
+    /// Reads events one per line, skipping blank lines.
+    fn read_lines<B: BufRead, E>(
+        mut self,
+        mut input: B,
+        on_event: &mut impl FnMut(Event) -> Result<(), E>,
+    ) -> Result<u64, ReadFailure<E>> {
+        let mut line = Vec::new();
+        let mut line_number = 0;
+        let mut offset = 0;
+        loop {
+            line.clear();
+            let length = input
+                .read_until(b'\n', &mut line)
+                .map_err(|error| io_error(self.file_name, &error, self.gzip, offset))?;
+            if length == 0 {
+                return Ok(self.events);
+            }
+            line_number += 1;
+            offset += length as u64;
+
+            let leading = line.iter().take_while(|&&b| is_json_whitespace(b)).count();
+            let trailing = line[leading..]
+                .iter()
+                .rev()
+                .take_while(|&&b| is_json_whitespace(b))
+                .count();
+            if leading == line.len() {
+                continue;
+            }
+            // Column before the first byte of the event text.
+            let column_base = leading as u64
+                + if line_number == 1 {
+                    self.start.column
+                } else {
+                    0
+                };
+            let event_start = Some((line_number, column_base + 1));
+
+            let text =
+                std::str::from_utf8(&line[leading..line.len() - trailing]).map_err(|error| {
+                    let column = column_base + error.valid_up_to() as u64 + 1;
+                    self.error(
+                        Some((line_number, column)),
+                        "invalid UTF-8, expected UTF-8 JSON text".to_owned(),
+                    )
+                })?;
+
+            let event = parse_event(text.to_owned()).map_err(|error| match error {
+                EventError::Syntax(error) => {
+                    let column = column_base + error.column() as u64;
+                    let message = if error.is_eof() {
+                        format!(
+                            "incomplete JSON, the line ends early: {}",
+                            message_without_position(&error)
+                        )
+                    } else {
+                        format!("invalid JSON: {}", message_without_position(&error))
+                    };
+                    self.error(Some((line_number, column)), message)
+                }
+                EventError::NotObject(found) => self.error(
+                    event_start,
+                    format!("expected one JSON event object per line, found {found}"),
+                ),
+                EventError::Field(message) => self.error(event_start, message),
+            })?;
+
+            self.events += 1;
+            on_event(event).map_err(ReadFailure::Callback)?;
+        }
+    }
+
+    /// Reads one or more `{"Records":[...]}` objects, one element at a time.
+    fn read_records<B: BufRead, E>(
+        self,
+        input: B,
+        on_event: &mut impl FnMut(Event) -> Result<(), E>,
+    ) -> Result<u64, ReadFailure<E>> {
+        let tracking = Tracking {
+            position: Cell::new(self.start),
+            mark_pending: Cell::new(false),
+            element_start: Cell::new(self.start),
+        };
+        let mut input = TrackedReader {
+            inner: input,
+            tracking: &tracking,
+        };
+        let mut records = RecordsState {
+            reader: self,
+            tracking: &tracking,
+            on_event,
+            stop: None,
+        };
+
+        loop {
+            let next = input.peek_after_whitespace().map_err(|error| {
+                let offset = tracking.position.get().offset;
+                io_error(
+                    records.reader.file_name,
+                    &error,
+                    records.reader.gzip,
+                    offset,
+                )
+            })?;
+            let object_start = tracking.position.get();
+            match next {
+                None => return Ok(records.reader.events),
+                Some(b'{') => {}
+                Some(byte) => {
+                    let message = format!(
+                        "expected another {{\"Records\":[...]}} object or the end of the file, \
+                         found {}",
+                        describe_byte(byte)
+                    );
+                    let position = (object_start.line, object_start.column + 1);
+                    return Err(records.reader.error(Some(position), message).into());
+                }
+            }
+
+            // A fresh deserializer for each object, because serde_json's `end` would reject the
+            // next object as trailing characters. It stops right after the object's closing `}`.
+            let mut deserializer = serde_json::Deserializer::from_reader(&mut input);
+            let result = de::Deserializer::deserialize_map(
+                &mut deserializer,
+                RecordsObjectVisitor {
+                    records: &mut records,
+                },
+            );
+            match result {
+                Ok(true) => {}
+                Ok(false) => {
+                    let position = (object_start.line, object_start.column + 1);
+                    let message = "object has no \"Records\" array".to_owned();
+                    return Err(records.reader.error(Some(position), message).into());
+                }
+                Err(error) => return Err(records.failure(error, object_start)),
+            }
+        }
+    }
+}
+
+/// Cause of the placeholder serde error that stopped the Records visitor.
+enum Stop<E> {
+    Callback(E),
+    Event(ReadError),
+}
+
+struct RecordsState<'a, 't, F, E> {
+    reader: Reader<'a>,
+    tracking: &'t Tracking,
+    on_event: &'a mut F,
+    stop: Option<Stop<E>>,
+}
+
+impl<F, E> RecordsState<'_, '_, F, E>
+where
+    F: FnMut(Event) -> Result<(), E>,
+{
+    /// Parses one Records element and passes it to the callback. On failure it stores the
+    /// reason in `self.stop` and returns a placeholder error that makes serde_json unwind.
+    fn handle_element<SerdeError: de::Error>(
+        &mut self,
+        raw: Box<RawValue>,
+    ) -> Result<(), SerdeError> {
+        let start = self.tracking.element_start.get();
+        let position = Some((start.line, start.column + 1));
+        let number = self.reader.events + 1;
+        let raw: Box<str> = raw.into();
+
+        let event = match parse_event(raw.into_string()) {
+            Ok(event) => event,
+            Err(error) => {
+                let message = match error {
+                    EventError::NotObject(found) => {
+                        format!("event {number} is {found}, expected a JSON object")
+                    }
+                    EventError::Field(message) => format!("event {number}: {message}"),
+                    EventError::Syntax(error) => {
+                        format!("event {number}: {}", message_without_position(&error))
+                    }
+                };
+                let error = self.reader.error(position, message);
+                self.stop = Some(Stop::Event(error));
+                return Err(SerdeError::custom("invalid event"));
+            }
+        };
+
+        self.reader.events += 1;
+        if let Err(error) = (self.on_event)(event) {
+            self.stop = Some(Stop::Callback(error));
+            return Err(SerdeError::custom("stopped by the callback"));
+        }
+        Ok(())
+    }
+
+    /// Converts the error that ended a Records object into the failure to return.
+    /// `object_start` is the position just before the object's `{`.
+    fn failure(&mut self, error: serde_json::Error, object_start: Position) -> ReadFailure<E> {
+        match self.stop.take() {
+            Some(Stop::Callback(error)) => return ReadFailure::Callback(error),
+            Some(Stop::Event(error)) => return ReadFailure::Read(error),
+            None => {}
+        }
+        let reader = &self.reader;
+        if error.is_io() {
+            let offset = self.tracking.position.get().offset;
+            let error = io::Error::from(error);
+            return io_error(reader.file_name, &error, reader.gzip, offset).into();
+        }
+
+        let position = object_start.plus_relative(error.line() as u64, error.column() as u64);
+        let detail = message_without_position(&error);
+        let message = if error.is_eof() {
+            format!("file is truncated: {detail}")
+        } else {
+            detail
+        };
+        reader.error(Some(position), message).into()
+    }
+}
+
+/// Visits one top-level object and streams its `Records` array. Returns whether the object had
+/// a `Records` key. Other keys are skipped.
+struct RecordsObjectVisitor<'r, 'a, 't, F, E> {
+    records: &'r mut RecordsState<'a, 't, F, E>,
+}
+
+impl<'de, F, E> Visitor<'de> for RecordsObjectVisitor<'_, '_, '_, F, E>
+where
+    F: FnMut(Event) -> Result<(), E>,
+{
+    type Value = bool;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a {\"Records\":[...]} object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let mut has_records = false;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "Records" {
+                has_records = true;
+                map.next_value_seed(RecordsArraySeed {
+                    records: &mut *self.records,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(has_records)
+    }
+}
+
+struct RecordsArraySeed<'r, 'a, 't, F, E> {
+    records: &'r mut RecordsState<'a, 't, F, E>,
+}
+
+impl<'de, F, E> DeserializeSeed<'de> for RecordsArraySeed<'_, '_, '_, F, E>
+where
+    F: FnMut(Event) -> Result<(), E>,
+{
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, F, E> Visitor<'de> for RecordsArraySeed<'_, '_, '_, F, E>
+where
+    F: FnMut(Event) -> Result<(), E>,
+{
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("the Records array of CloudTrail events")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        loop {
+            // serde_json has consumed the `[` or the previous element's last byte, so the
+            // next byte that is not whitespace or `,` starts the element.
+            self.records.tracking.mark_pending.set(true);
+            match seq.next_element::<Box<RawValue>>()? {
+                Some(raw) => self.records.handle_element(raw)?,
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+fn io_error(file_name: &str, error: &io::Error, gzip: bool, offset: u64) -> ReadError {
+    let message = if gzip {
+        format!("failed to decompress gzip data after {offset} bytes of output: {error}")
+    } else {
+        format!("failed to read the file at byte {offset}: {error}")
+    };
+    ReadError {
+        file: file_name.to_owned(),
+        line: None,
+        column: None,
+        message,
+    }
+}
+
+fn describe_byte(byte: u8) -> String {
+    if byte.is_ascii_graphic() {
+        format!("'{}'", byte as char)
+    } else {
+        format!("byte 0x{byte:02x}")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,621 @@
+use std::io::Write;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use super::*;
+
+fn record(id: &str, name: &str) -> String {
+    format!(
+        r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/alice","accountId":"123456789012","accessKeyId":"AKIAEXAMPLE1","userName":"alice"}},"eventTime":"2023-07-10T12:21:05Z","eventSource":"iam.amazonaws.com","eventName":"{name}","awsRegion":"us-east-1","eventID":"{id}"}}"#
+    )
+}
+
+fn records_file(records: &[String]) -> String {
+    format!("{{\"Records\":[{}]}}", records.join(","))
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn read_all(input: &[u8]) -> Result<(FileSummary, Vec<Event>), ReadError> {
+    let mut events = Vec::new();
+    let summary = read_events("test.json", input, |event| {
+        events.push(event);
+        Ok::<(), ()>(())
+    });
+    match summary {
+        Ok(summary) => Ok((summary, events)),
+        Err(ReadFailure::Read(error)) => Err(error),
+        Err(ReadFailure::Callback(())) => unreachable!("the callback never fails"),
+    }
+}
+
+fn read_error(input: &[u8]) -> ReadError {
+    match read_all(input) {
+        Err(error) => error,
+        Ok((summary, _)) => panic!("expected an error, read {summary:?}"),
+    }
+}
+
+fn event_ids(events: &[Event]) -> Vec<&str> {
+    events.iter().map(|event| event.event_id.as_str()).collect()
+}
+
+#[test]
+fn records_form_reads_in_order() {
+    let records = [record("a", "CreateUser"), record("b", "CreateAccessKey")];
+    let file = records_file(&records);
+    let (summary, events) = read_all(file.as_bytes()).unwrap();
+    assert_eq!(
+        summary,
+        FileSummary {
+            events: 2,
+            form: Form::Records,
+            gzip: false
+        }
+    );
+    assert_eq!(event_ids(&events), ["a", "b"]);
+    assert_eq!(events[1].event_name, "CreateAccessKey");
+    assert_eq!(events[0].raw, records[0]);
+    assert_eq!(events[1].raw, records[1]);
+}
+
+#[test]
+fn records_form_pretty_printed() {
+    let file = format!(
+        "\n  {{\n  \"Records\" : [\n    {},\n    {}\n  ],\n  \"other\": {{\"x\": [1]}}\n}}\n",
+        record("a", "X"),
+        record("b", "Y")
+    );
+    let (summary, events) = read_all(file.as_bytes()).unwrap();
+    assert_eq!(summary.form, Form::Records);
+    assert_eq!(event_ids(&events), ["a", "b"]);
+}
+
+#[test]
+fn records_form_empty_array() {
+    let (summary, events) = read_all(br#"{"Records":[]}"#).unwrap();
+    assert_eq!(summary.form, Form::Records);
+    assert_eq!(summary.events, 0);
+    assert!(events.is_empty());
+}
+
+#[test]
+fn records_form_concatenated_objects() {
+    let file = format!(
+        "{}{}\n{}",
+        records_file(&[record("a", "X")]),
+        records_file(&[record("b", "X"), record("c", "X")]),
+        records_file(&[]),
+    );
+    let (summary, events) = read_all(file.as_bytes()).unwrap();
+    assert_eq!(summary.form, Form::Records);
+    assert_eq!(event_ids(&events), ["a", "b", "c"]);
+}
+
+#[test]
+fn lines_form_reads_in_order() {
+    let file = format!(
+        "{}\r\n\n   \n  {}  \n{}",
+        record("a", "X"),
+        record("b", "Y"),
+        record("c", "Z")
+    );
+    let (summary, events) = read_all(file.as_bytes()).unwrap();
+    assert_eq!(
+        summary,
+        FileSummary {
+            events: 3,
+            form: Form::Lines,
+            gzip: false
+        }
+    );
+    assert_eq!(event_ids(&events), ["a", "b", "c"]);
+    assert_eq!(events[1].raw, record("b", "Y"));
+}
+
+#[test]
+fn lines_form_when_records_not_first_key() {
+    let file = format!(
+        r#"{{"eventID":"x","Records":[],"eventTime":"2023-07-10T12:00:00Z","eventName":"N","eventSource":"s"}}
+{}"#,
+        record("b", "Y")
+    );
+    let (summary, events) = read_all(file.as_bytes()).unwrap();
+    assert_eq!(summary.form, Form::Lines);
+    assert_eq!(event_ids(&events), ["x", "b"]);
+}
+
+#[test]
+fn gzip_of_both_forms() {
+    let records = [record("a", "X"), record("b", "Y")];
+    let cases = [
+        (records_file(&records), Form::Records),
+        (records.join("\n"), Form::Lines),
+    ];
+    for (file, form) in cases {
+        let (summary, events) = read_all(&gzip(file.as_bytes())).unwrap();
+        assert_eq!(
+            summary,
+            FileSummary {
+                events: 2,
+                form,
+                gzip: true
+            },
+            "{form:?}"
+        );
+        assert_eq!(event_ids(&events), ["a", "b"], "{form:?}");
+    }
+}
+
+#[test]
+fn gzip_concatenated_members() {
+    let mut file = gzip(records_file(&[record("a", "X")]).as_bytes());
+    file.extend(gzip(records_file(&[record("b", "X")]).as_bytes()));
+    let (summary, events) = read_all(&file).unwrap();
+    assert!(summary.gzip);
+    assert_eq!(event_ids(&events), ["a", "b"]);
+}
+
+/// Reader that returns at most one byte per call, like a slow pipe.
+struct OneByteReader<'a>(&'a [u8]);
+
+impl Read for OneByteReader<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        match (self.0.split_first(), buffer.first_mut()) {
+            (Some((&byte, rest)), Some(slot)) => {
+                *slot = byte;
+                self.0 = rest;
+                Ok(1)
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
+#[test]
+fn short_reads_detect_gzip_and_bom() {
+    let mut plain = UTF8_BOM.to_vec();
+    plain.extend(records_file(&[record("a", "X")]).as_bytes());
+    let compressed = gzip(&plain);
+    for (case, file) in [("plain", &plain), ("gzip", &compressed)] {
+        let mut ids = Vec::new();
+        let summary = read_events("test.json", OneByteReader(file), |event| {
+            ids.push(event.event_id);
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(summary.form, Form::Records, "{case}");
+        assert_eq!(ids, ["a"], "{case}");
+    }
+}
+
+#[test]
+fn empty_files_have_no_events() {
+    let cases: [(&str, Vec<u8>); 5] = [
+        ("empty", Vec::new()),
+        ("blank lines", b"\n \r\n\t\n".to_vec()),
+        ("byte order mark", UTF8_BOM.to_vec()),
+        ("one byte of whitespace", b" ".to_vec()),
+        ("empty gzip", gzip(b"")),
+    ];
+    for (case, file) in cases {
+        let (summary, events) = read_all(&file).unwrap();
+        assert_eq!(summary.events, 0, "{case}");
+        assert_eq!(summary.form, Form::Lines, "{case}");
+        assert!(events.is_empty(), "{case}");
+    }
+}
+
+#[test]
+fn non_json_rejected() {
+    let cases: [(&str, &[u8], &str); 4] = [
+        ("text", b"hello world\n", "found 'h'"),
+        ("binary", b"\x00\x01\x02", "found byte 0x00"),
+        ("zip", b"PK\x03\x04rest", "zip archive"),
+        ("number", b"  42", "found '4'"),
+    ];
+    for (case, file, found) in cases {
+        let error = read_error(file);
+        assert!(
+            error.message.starts_with("not a CloudTrail file"),
+            "{case}: {error}"
+        );
+        assert!(error.message.contains(found), "{case}: {error}");
+        assert_eq!(error.line, Some(1), "{case}");
+    }
+}
+
+#[test]
+fn json_array_rejected_with_hint() {
+    let error = read_error(format!("\n[{}]", record("a", "X")).as_bytes());
+    assert!(error.message.starts_with("file is a JSON array"), "{error}");
+    assert!(error.message.contains("jq -c '.[]'"), "{error}");
+    assert_eq!((error.line, error.column), (Some(2), Some(1)));
+}
+
+#[test]
+fn lookup_events_output_rejected_with_hint() {
+    let error = read_error(br#"{"Events":[{"EventId":"1","CloudTrailEvent":"{}"}]}"#);
+    assert!(error.message.contains("lookup-events"), "{error}");
+}
+
+#[test]
+fn broken_line_reports_line_number() {
+    let file = format!(
+        "{}\n\n{{\"eventID\": \"b\", oops}}\n{}",
+        record("a", "X"),
+        record("c", "X")
+    );
+    let mut ids = Vec::new();
+    let result = read_events("trail.jsonl", file.as_bytes(), |event| {
+        ids.push(event.event_id);
+        Ok::<(), ()>(())
+    });
+    let Err(ReadFailure::Read(error)) = result else {
+        panic!("expected a read error, got {result:?}");
+    };
+    assert_eq!(error.line, Some(3));
+    assert_eq!(error.column, Some(18));
+    assert!(
+        error
+            .message
+            .starts_with("invalid JSON: key must be a string"),
+        "{error}"
+    );
+    assert_eq!(ids, ["a"], "events before the broken line are delivered");
+    assert_eq!(
+        error.to_string(),
+        format!("trail.jsonl line 3 column 18: {}", error.message)
+    );
+}
+
+#[test]
+fn truncated_last_line_reported() {
+    let line = record("b", "X");
+    let file = format!("{}\n{}", record("a", "X"), &line[..40]);
+    let error = read_error(file.as_bytes());
+    assert_eq!(error.line, Some(2));
+    assert!(error.message.starts_with("incomplete JSON"), "{error}");
+}
+
+#[test]
+fn line_errors_table() {
+    let valid_tail = r#""eventTime":"2023-07-10T12:00:00Z","eventName":"N","eventSource":"s"}"#;
+    let cases = [
+        (
+            format!("{}\n  {{{valid_tail}", record("a", "X")),
+            2,
+            3,
+            "missing required field `eventID`",
+        ),
+        (
+            format!(
+                "{}\n{}\n{{\"eventID\":\"c\",\"eventTime\":\"2023-07-10 12:00:00\",\"eventName\":\"N\",\"eventSource\":\"s\"}}",
+                record("a", "X"),
+                record("b", "X")
+            ),
+            3,
+            1,
+            "field `eventTime` has no time zone",
+        ),
+        (
+            format!("{}\n[1,2]", record("a", "X")),
+            2,
+            1,
+            "expected one JSON event object per line, found an array",
+        ),
+        (
+            format!("{}\n{{\"eventID\":\"\u{e9}\u{1}\"}}", record("a", "X")),
+            2,
+            15,
+            "invalid UTF-8",
+        ),
+    ];
+    for (file, line, column, message) in cases {
+        // Turn the \u{1} placeholder into a byte that is not valid UTF-8.
+        let file: Vec<u8> = file
+            .bytes()
+            .map(|b| if b == 1 { 0xff } else { b })
+            .collect();
+        let error = read_error(&file);
+        assert_eq!(error.line, Some(line), "{error}");
+        assert_eq!(error.column, Some(column), "{error}");
+        assert!(error.message.starts_with(message), "{error}");
+    }
+}
+
+#[test]
+fn byte_order_mark_counts_in_first_line_column() {
+    let mut file = UTF8_BOM.to_vec();
+    file.extend(br#"{"eventID":"a"}"#);
+    let error = read_error(&file);
+    assert_eq!((error.line, error.column), (Some(1), Some(4)));
+    assert_eq!(error.message, "missing required field `eventTime`");
+}
+
+#[test]
+fn truncated_records_file_reported() {
+    let file = records_file(&[record("a", "X"), record("b", "Y")]);
+    let cut = file.len() - 30;
+    let mut ids = Vec::new();
+    let result = read_events("cut.json", &file.as_bytes()[..cut], |event| {
+        ids.push(event.event_id);
+        Ok::<(), ()>(())
+    });
+    let Err(ReadFailure::Read(error)) = result else {
+        panic!("expected a read error, got {result:?}");
+    };
+    assert!(
+        error
+            .message
+            .starts_with("file is truncated: EOF while parsing"),
+        "{error}"
+    );
+    assert_eq!(error.line, Some(1));
+    assert_eq!(error.column, Some(cut as u64));
+    assert_eq!(ids, ["a"]);
+}
+
+#[test]
+fn truncated_gzip_records_file_reported() {
+    let file = records_file(&[record("a", "X"), record("b", "Y")]);
+    let compressed = gzip(file.as_bytes());
+    let error = read_error(&compressed[..compressed.len() - 20]);
+    assert!(
+        error.message.contains("gzip") || error.message.contains("truncated"),
+        "{error}"
+    );
+}
+
+#[test]
+fn broken_records_element_reported() {
+    let file = format!(
+        "{{\"Records\":[\n{},\n{{\"eventID\": \"b\" \"eventTime\": 1}}]}}",
+        record("a", "X")
+    );
+    let error = read_error(file.as_bytes());
+    assert_eq!(error.line, Some(3));
+    assert_eq!(error.column, Some(17));
+    assert_eq!(error.message, "expected `,` or `}`");
+}
+
+#[test]
+fn records_event_errors_point_at_event_start() {
+    let first = record("a", "X");
+    let missing_name = first.replace(r#""eventName":"X","#, "");
+    let no_zone = first.replace("12:21:05Z", "12:21:05");
+
+    let single_line = records_file(&[first.clone(), missing_name.clone()]);
+    let error = read_error(single_line.as_bytes());
+    let expected_column = "{\"Records\":[".len() + first.len() + ",".len() + 1;
+    assert_eq!(
+        (error.line, error.column),
+        (Some(1), Some(expected_column as u64))
+    );
+    assert_eq!(error.message, "event 2: missing required field `eventName`");
+
+    let pretty = format!("{{\"Records\": [\n  {first},\n\n    {no_zone}\n]}}");
+    let error = read_error(pretty.as_bytes());
+    assert_eq!((error.line, error.column), (Some(4), Some(5)));
+    assert!(
+        error
+            .message
+            .starts_with("event 2: field `eventTime` has no time zone"),
+        "{error}"
+    );
+
+    let second_object = format!(
+        "{}\n  {}",
+        records_file(std::slice::from_ref(&first)),
+        records_file(&[missing_name])
+    );
+    let error = read_error(second_object.as_bytes());
+    assert_eq!((error.line, error.column), (Some(2), Some(15)));
+    assert_eq!(error.message, "event 2: missing required field `eventName`");
+}
+
+#[test]
+fn records_structure_errors_table() {
+    let cases = [
+        (
+            r#"{"Records":[{"eventID":"a"}, 5]}"#.to_owned(),
+            "event 1: missing required field `eventTime`",
+        ),
+        (
+            format!(r#"{{"Records":[{}, 5]}}"#, record("a", "X")),
+            "event 2 is a number, expected a JSON object",
+        ),
+        (
+            r#"{"Records":null}"#.to_owned(),
+            "invalid type: null, expected the Records array of CloudTrail events",
+        ),
+        (
+            format!("{} x", records_file(&[])),
+            "expected another {\"Records\":[...]} object or the end of the file, found 'x'",
+        ),
+        (
+            format!("{} {{\"other\":[]}}", records_file(&[])),
+            "object has no \"Records\" array",
+        ),
+    ];
+    for (file, message) in cases {
+        let error = read_error(file.as_bytes());
+        assert_eq!(error.message, message, "{file}");
+        assert!(error.line.is_some(), "{file}");
+    }
+}
+
+#[test]
+fn callback_error_stops_reading() {
+    let records: Vec<String> = (0..5).map(|i| record(&i.to_string(), "X")).collect();
+    let files = [records_file(&records), records.join("\n")];
+    for file in files {
+        let mut calls = 0;
+        let result = read_events("test.json", file.as_bytes(), |event| {
+            calls += 1;
+            if event.event_id == "2" {
+                Err("enough")
+            } else {
+                Ok(())
+            }
+        });
+        assert!(
+            matches!(result, Err(ReadFailure::Callback("enough"))),
+            "{result:?}"
+        );
+        assert_eq!(calls, 3);
+    }
+}
+
+/// Reader that fails after `remaining` bytes of `data`.
+struct FailingReader<'a> {
+    data: &'a [u8],
+    remaining: usize,
+}
+
+impl Read for FailingReader<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 {
+            return Err(io::Error::other("disk on fire"));
+        }
+        let count = buffer.len().min(self.remaining).min(self.data.len());
+        buffer[..count].copy_from_slice(&self.data[..count]);
+        self.data = &self.data[count..];
+        self.remaining -= count;
+        Ok(count)
+    }
+}
+
+#[test]
+fn io_error_reported() {
+    let file = records_file(&[record("a", "X"), record("b", "Y")]);
+    let lines = [record("a", "X"), record("b", "Y")].join("\n");
+    for data in [file.as_bytes(), lines.as_bytes()] {
+        let input = FailingReader {
+            data,
+            remaining: 300,
+        };
+        let result = read_events("test.json", input, |_| Ok::<(), ()>(()));
+        let Err(ReadFailure::Read(error)) = result else {
+            panic!("expected a read error, got {result:?}");
+        };
+        assert!(
+            error.message.starts_with("failed to read the file at byte"),
+            "{error}"
+        );
+        assert!(error.message.ends_with("disk on fire"), "{error}");
+        assert_eq!(error.line, None);
+        assert_eq!(error.to_string(), format!("test.json: {}", error.message));
+    }
+}
+
+#[test]
+fn read_error_display_forms() {
+    let mut error = ReadError {
+        file: "f.json".to_owned(),
+        line: Some(7),
+        column: Some(3),
+        message: "bad".to_owned(),
+    };
+    assert_eq!(error.to_string(), "f.json line 7 column 3: bad");
+    error.column = None;
+    assert_eq!(error.to_string(), "f.json line 7: bad");
+    error.line = None;
+    assert_eq!(error.to_string(), "f.json: bad");
+}
+
+/// Reader that generates a large file on the fly and counts the bytes it has handed out, so a
+/// test can check that events arrive before the input is exhausted.
+struct GeneratedFile {
+    count: usize,
+    next_index: usize,
+    form: Form,
+    pending: Vec<u8>,
+    position: usize,
+    produced: std::rc::Rc<Cell<u64>>,
+}
+
+impl GeneratedFile {
+    fn new(form: Form, count: usize, produced: std::rc::Rc<Cell<u64>>) -> Self {
+        let pending = match form {
+            Form::Records => b"{\"Records\":[".to_vec(),
+            Form::Lines => Vec::new(),
+        };
+        GeneratedFile {
+            count,
+            next_index: 0,
+            form,
+            pending,
+            position: 0,
+            produced,
+        }
+    }
+
+    fn refill(&mut self) {
+        self.pending.clear();
+        self.position = 0;
+        if self.next_index < self.count {
+            let index = self.next_index;
+            self.next_index += 1;
+            if self.form == Form::Records && index > 0 {
+                self.pending.push(b',');
+            }
+            self.pending
+                .extend(record(&index.to_string(), "RunInstances").as_bytes());
+            if self.form == Form::Lines {
+                self.pending.push(b'\n');
+            }
+        } else if self.next_index == self.count && self.form == Form::Records {
+            self.next_index += 1;
+            self.pending.extend(b"]}");
+        }
+    }
+}
+
+impl Read for GeneratedFile {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        if self.position == self.pending.len() {
+            self.refill();
+        }
+        let available = &self.pending[self.position..];
+        let count = available.len().min(buffer.len());
+        buffer[..count].copy_from_slice(&available[..count]);
+        self.position += count;
+        self.produced.set(self.produced.get() + count as u64);
+        Ok(count)
+    }
+}
+
+#[test]
+fn streaming_large_generated_files() {
+    let cases = [(Form::Lines, 300_000), (Form::Records, 100_000)];
+    for (form, count) in cases {
+        let produced = std::rc::Rc::new(Cell::new(0));
+        let input = GeneratedFile::new(form, count, produced.clone());
+        let mut seen = 0;
+        let mut produced_at_first_event = 0;
+        let summary = read_events("generated", input, |event| {
+            if seen == 0 {
+                produced_at_first_event = produced.get();
+            }
+            assert_eq!(event.event_id, seen.to_string());
+            seen += 1;
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+
+        assert_eq!(summary.events, count as u64, "{form:?}");
+        assert_eq!(summary.form, form);
+        // The reader buffers at most a few buffers ahead of the first event.
+        assert!(
+            produced_at_first_event < 4 * BUFFER_SIZE as u64,
+            "{form:?}: {produced_at_first_event} bytes read before the first event"
+        );
+        assert!(produced.get() > 100 * BUFFER_SIZE as u64, "{form:?}");
+    }
+}
