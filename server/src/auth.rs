@@ -1,0 +1,311 @@
+//! Passwords, login sessions and the extractor that requires a signed-in user.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use base64::Engine;
+use rand::RngCore;
+use rekey_types::{CurrentUser, UserRole};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::db::{now_millis, Db};
+use crate::error::{Error, Result};
+use crate::AppState;
+
+pub const SESSION_COOKIE: &str = "rekey_session";
+
+/// Header that every state-changing request must carry. A cross-site form cannot set it, and
+/// a cross-site script cannot send it without a CORS preflight that Rekey never grants.
+pub const CSRF_HEADER: &str = "x-requested-with";
+
+/// Argon2id with the OWASP-recommended minimum: 19 MiB of memory, 2 passes, 1 lane.
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password on a blocking thread, since one hash takes tens of milliseconds.
+pub async fn hash_password(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing password failed: {e}"))
+    })
+    .await
+    .map_err(anyhow::Error::from)?
+    .map_err(Error::Internal)
+}
+
+/// Checks a password against a stored hash on a blocking thread.
+pub async fn verify_password(password: String, stored_hash: String) -> Result<bool> {
+    let matches = tokio::task::spawn_blocking(move || {
+        let Ok(parsed) = PasswordHash::new(&stored_hash) else {
+            return false;
+        };
+        argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+    .await
+    .map_err(anyhow::Error::from)?;
+    Ok(matches)
+}
+
+/// Hash checked when the username does not exist, so that a failed login takes as long for
+/// an unknown account as for a wrong password.
+fn fallback_hash() -> String {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2()
+            .hash_password(b"fallback password for unknown users", &salt)
+            .expect("hashing a constant succeeds")
+            .to_string()
+    })
+    .clone()
+}
+
+/// Checks a username and password; `None` for an unknown user, a disabled user or a wrong
+/// password alike.
+pub async fn check_login(state: &AppState, username: &str, password: &str) -> Result<Option<CurrentUser>> {
+    let row = sqlx::query(
+        "SELECT id, username, display_name, role, password_hash, disabled FROM users WHERE username = $1",
+    )
+    .bind(username)
+    .fetch_optional(&state.db.pool)
+    .await?;
+
+    let _permit = state
+        .hash_limiter
+        .acquire()
+        .await
+        .map_err(anyhow::Error::from)?;
+    let Some(row) = row else {
+        let fallback = tokio::task::spawn_blocking(fallback_hash)
+            .await
+            .map_err(anyhow::Error::from)?;
+        verify_password(password.to_string(), fallback).await?;
+        return Ok(None);
+    };
+
+    let stored_hash: String = row.try_get("password_hash")?;
+    let disabled: i64 = row.try_get("disabled")?;
+    let matches = verify_password(password.to_string(), stored_hash).await?;
+    if !matches || disabled != 0 {
+        return Ok(None);
+    }
+    Ok(Some(user_from_row(&row)?))
+}
+
+fn user_from_row(row: &sqlx::any::AnyRow) -> Result<CurrentUser> {
+    let role: String = row.try_get("role")?;
+    Ok(CurrentUser {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        role: UserRole::parse(&role)
+            .ok_or_else(|| anyhow::anyhow!("unknown role '{role}' in users table"))?,
+    })
+}
+
+/// Random session token as sent in the cookie; only its SHA-256 is stored.
+pub fn new_session_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Stores a new session for `user_id` and returns its token.
+pub async fn create_session(state: &AppState, user_id: i64) -> Result<String> {
+    let token = new_session_token();
+    let now = now_millis();
+    let lifetime = i64::try_from(state.settings.session_lifetime().as_millis()).unwrap_or(i64::MAX);
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash(&token))
+    .bind(user_id)
+    .bind(now)
+    .bind(now.saturating_add(lifetime))
+    .execute(&state.db.pool)
+    .await?;
+    Ok(token)
+}
+
+pub async fn delete_session(db: &Db, token: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash(token))
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// `Set-Cookie` value that stores the session token in the browser.
+pub fn session_cookie(token: &str, state: &AppState) -> String {
+    let max_age = state.settings.session_lifetime().as_secs();
+    let secure = if state.settings.secure_cookies() { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+/// `Set-Cookie` value that removes the session cookie.
+pub fn expired_session_cookie(state: &AppState) -> String {
+    let secure = if state.settings.secure_cookies() { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
+}
+
+/// Reads the session token from the request's cookies.
+pub fn session_token(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+        .filter(|value| !value.is_empty())
+}
+
+/// Rejects a state-changing request that lacks the CSRF header.
+pub fn require_csrf_header(parts: &Parts) -> Result<()> {
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe || parts.headers.contains_key(CSRF_HEADER) {
+        return Ok(());
+    }
+    Err(Error::Forbidden(
+        "missing X-Requested-With header; state-changing requests must send it".to_string(),
+    ))
+}
+
+/// The signed-in user of a request. Extracting it rejects requests without a valid session
+/// with 401, and state-changing requests without the CSRF header with 403.
+#[derive(Debug, Clone)]
+pub struct User(pub CurrentUser);
+
+impl FromRequestParts<AppState> for User {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = session_token(parts).ok_or(Error::Unauthorized)?;
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.display_name, u.role \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
+        )
+        .bind(token_hash(&token))
+        .bind(now_millis())
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or(Error::Unauthorized)?;
+        require_csrf_header(parts)?;
+        Ok(User(user_from_row(&row)?))
+    }
+}
+
+/// Creates a user with a hashed password. Fails with 409 when the username is taken.
+pub async fn create_user(
+    db: &Db,
+    username: &str,
+    display_name: &str,
+    email: Option<&str>,
+    role: UserRole,
+    password: &str,
+) -> Result<i64> {
+    validate_username(username)?;
+    validate_new_password(password)?;
+    let hash = hash_password(password.to_string()).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO users (username, display_name, email, role, password_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(username)
+    .bind(display_name)
+    .bind(email)
+    .bind(role.as_str())
+    .bind(hash)
+    .bind(now_millis())
+    .fetch_one(&db.pool)
+    .await;
+    match inserted {
+        Ok(row) => Ok(row.try_get("id")?),
+        Err(e) if crate::db::is_unique_violation(&e) => Err(Error::conflict(
+            "username",
+            format!("username '{username}' is taken; choose another"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn validate_username(username: &str) -> Result<()> {
+    let valid = !username.is_empty()
+        && username.len() <= 64
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if !valid {
+        return Err(Error::invalid(
+            "username",
+            format!("'{username}' is not a valid username; use 1 to 64 letters, digits, '.', '_', '-' or '@'"),
+        ));
+    }
+    Ok(())
+}
+
+/// Minimum password length, as NIST SP 800-63B recommends for single-factor passwords.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+pub fn validate_new_password(password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Error::invalid(
+            "password",
+            format!("password is too short; use at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Random password for a new account, printed once.
+pub fn generate_password() -> String {
+    let mut bytes = [0u8; 15];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn password_hash_round_trip() {
+        let hash = hash_password("correct horse battery".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(verify_password("correct horse battery".into(), hash.clone()).await.unwrap());
+        assert!(!verify_password("wrong horse battery".into(), hash).await.unwrap());
+    }
+
+    #[test]
+    fn session_tokens_differ() {
+        let first = new_session_token();
+        let second = new_session_token();
+        assert_ne!(first, second);
+        assert_eq!(first.len(), 43);
+    }
+
+    #[test]
+    fn short_password_rejected() {
+        assert!(validate_new_password("short").is_err());
+        assert!(validate_new_password("long enough password").is_ok());
+    }
+}

@@ -1,0 +1,396 @@
+//! Settings, read in layers: built-in defaults, then an optional TOML file, then `REKEY_*`
+//! environment variables (and `DATABASE_URL`), then command-line flags.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// A value that must not appear in logs or debug output, such as a password.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// Plain SMTP, allowed only to a server on this machine.
+    None,
+    /// Plain connection upgraded with STARTTLS before anything is sent.
+    Starttls,
+    /// TLS from the first byte (usually port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address and port the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// URL people use to reach Rekey; links in emails point here, and an `https` URL marks the
+    /// session cookie Secure.
+    pub public_url: String,
+    /// Directory for the SQLite database and other files Rekey keeps.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; empty means `rekey.db` in `data_dir`.
+    pub database_url: String,
+    /// Directory with the built browser app (`index.html`, `pkg/`, `static/`).
+    pub site_dir: PathBuf,
+    /// Password for the first admin account, used only when no user exists yet.
+    pub admin_password: Option<Secret>,
+    /// Hours a login session lasts.
+    pub session_hours: u32,
+    /// Largest trail upload accepted, in megabytes, for all files of one request together.
+    pub max_upload_mb: u64,
+    /// SMTP server host name; empty means mail is not configured and stays in the outbox.
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_security: SmtpSecurity,
+    pub smtp_username: String,
+    pub smtp_password: Option<Secret>,
+    /// Sender address of notification emails.
+    pub mail_from: String,
+    /// Milliseconds before the first retry of a failed email; each later retry waits twice as
+    /// long, up to `mail_retry_max_ms`.
+    pub mail_retry_base_ms: u64,
+    pub mail_retry_max_ms: u64,
+    /// Attempts after which an email is marked failed and no longer retried.
+    pub mail_max_attempts: u32,
+    /// Log output: `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://127.0.0.1:8080".to_string(),
+            data_dir: PathBuf::from("rekey-data"),
+            database_url: String::new(),
+            site_dir: PathBuf::from("target/site"),
+            admin_password: None,
+            session_hours: 12,
+            max_upload_mb: 2048,
+            smtp_host: String::new(),
+            smtp_port: 587,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_username: String::new(),
+            smtp_password: None,
+            mail_from: "Rekey <rekey@localhost>".to_string(),
+            mail_retry_base_ms: 5_000,
+            mail_retry_max_ms: 600_000,
+            mail_max_attempts: 12,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// Setting names, each read from the file as is and from the environment as `REKEY_<NAME>`.
+const KEYS: &[&str] = &[
+    "listen",
+    "public_url",
+    "data_dir",
+    "database_url",
+    "site_dir",
+    "admin_password",
+    "session_hours",
+    "max_upload_mb",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "smtp_username",
+    "smtp_password",
+    "mail_from",
+    "mail_retry_base_ms",
+    "mail_retry_max_ms",
+    "mail_max_attempts",
+    "log_format",
+];
+
+/// Values given on the command line; each overrides every other layer.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Reads the settings from all layers and checks them.
+    ///
+    /// `file` is the TOML file named by `--config`; without one, `rekey.toml` in the working
+    /// directory is read when it exists.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+
+        match file {
+            Some(path) if !path.is_file() => {
+                return Err(ConfigError(format!(
+                    "configuration file {} not found; check the --config path",
+                    path.display()
+                )));
+            }
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => figment = figment.merge(Toml::file("rekey.toml")),
+        }
+
+        warn_unknown_env_vars();
+        figment = figment
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()))
+            .merge(Env::prefixed("REKEY_").only(KEYS));
+        figment = figment.merge(Serialized::defaults(overrides));
+
+        let settings: Settings = figment.extract().map_err(describe_figment_error)?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let public_url = url::Url::parse(&self.public_url).map_err(|_| {
+            ConfigError(format!(
+                "public_url '{}' is not a URL; use the form https://rekey.example.com",
+                self.public_url
+            ))
+        })?;
+        if !matches!(public_url.scheme(), "http" | "https") {
+            return Err(ConfigError(format!(
+                "public_url '{}' must start with http:// or https://",
+                self.public_url
+            )));
+        }
+        let database_url = self.database_url();
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            return Err(ConfigError(format!(
+                "database_url must start with sqlite: or postgres://, not '{}'",
+                redact_url_password(&database_url)
+            )));
+        }
+        if self.session_hours == 0 {
+            return Err(ConfigError(
+                "session_hours must be at least 1".to_string(),
+            ));
+        }
+        if self.max_upload_mb == 0 {
+            return Err(ConfigError(
+                "max_upload_mb must be at least 1".to_string(),
+            ));
+        }
+        if self.mail_configured() {
+            self.check_smtp()?;
+        }
+        Ok(())
+    }
+
+    fn check_smtp(&self) -> Result<(), ConfigError> {
+        let local = matches!(self.smtp_host.as_str(), "localhost" | "127.0.0.1" | "::1");
+        if self.smtp_security == SmtpSecurity::None && !local {
+            return Err(ConfigError(format!(
+                "smtp_security = none would send mail unencrypted to {}; use starttls or tls, \
+                 or none only with smtp_host localhost",
+                self.smtp_host
+            )));
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError(format!(
+                "mail_from '{}' is not an email address; use the form Rekey <rekey@example.com>",
+                self.mail_from
+            )));
+        }
+        if self.mail_max_attempts == 0 {
+            return Err(ConfigError(
+                "mail_max_attempts must be at least 1".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL, with the SQLite default filled in.
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            let path = self.data_dir.join("rekey.db");
+            format!("sqlite://{}?mode=rwc", path.display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn mail_configured(&self) -> bool {
+        !self.smtp_host.is_empty()
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    pub fn session_lifetime(&self) -> Duration {
+        Duration::from_secs(u64::from(self.session_hours) * 3600)
+    }
+
+    pub fn max_upload_bytes(&self) -> usize {
+        usize::try_from(self.max_upload_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+    }
+}
+
+fn describe_figment_error(error: figment::Error) -> ConfigError {
+    let messages: Vec<String> = error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{source}", e.kind)
+            } else {
+                format!("setting '{key}'{source}: {}", e.kind)
+            }
+        })
+        .collect();
+    ConfigError(messages.join("; "))
+}
+
+fn warn_unknown_env_vars() {
+    for (name, _) in std::env::vars() {
+        let Some(key) = name.strip_prefix("REKEY_") else {
+            continue;
+        };
+        let key = key.to_ascii_lowercase();
+        if !KEYS.contains(&key.as_str()) && !key.starts_with("test_") && key != "config" {
+            eprintln!("warning: ignoring unknown environment variable {name}");
+        }
+    }
+}
+
+/// Replaces the password in a URL with `***` so it can be printed.
+pub fn redact_url_password(value: &str) -> String {
+    match url::Url::parse(value) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_pass_checks() {
+        assert!(Settings::default().check().is_ok());
+    }
+
+    #[test]
+    fn default_database_is_sqlite_in_data_dir() {
+        let url = Settings::default().database_url();
+        assert_eq!(url, "sqlite://rekey-data/rekey.db?mode=rwc");
+    }
+
+    #[test]
+    fn secret_hidden_in_debug() {
+        let settings = Settings {
+            smtp_password: Some(Secret::new("hunter2hunter2")),
+            ..Settings::default()
+        };
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+    }
+
+    #[test]
+    fn plain_smtp_rejected_for_remote_host() {
+        let settings = Settings {
+            smtp_host: "mail.example.com".into(),
+            smtp_security: SmtpSecurity::None,
+            ..Settings::default()
+        };
+        let error = settings.check().unwrap_err().to_string();
+        assert!(error.contains("smtp_security"), "{error}");
+    }
+
+    #[test]
+    fn bad_public_url_named() {
+        let settings = Settings {
+            public_url: "rekey.example.com".into(),
+            ..Settings::default()
+        };
+        let error = settings.check().unwrap_err().to_string();
+        assert!(error.contains("public_url"), "{error}");
+    }
+
+    #[test]
+    fn file_value_of_wrong_type_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rekey.toml");
+        std::fs::write(&path, "session_hours = \"many\"\n").unwrap();
+        let error = Settings::load(Some(&path), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("session_hours"), "{error}");
+    }
+
+    #[test]
+    fn unknown_file_key_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rekey.toml");
+        std::fs::write(&path, "smtp_hots = \"mail\"\n").unwrap();
+        let error = Settings::load(Some(&path), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("smtp_hots"), "{error}");
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rekey.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nsession_hours = 3\n").unwrap();
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:9100".parse().unwrap()),
+            ..Overrides::default()
+        };
+        let settings = Settings::load(Some(&path), &overrides).unwrap();
+        assert_eq!(settings.listen.port(), 9100);
+        assert_eq!(settings.session_hours, 3);
+    }
+}

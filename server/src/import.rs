@@ -1,0 +1,336 @@
+//! Trail import: reads CloudTrail files, keeps the events of a case's credentials at or after
+//! its compromise time, and turns the sensitive ones into eradication findings.
+//!
+//! Files are parsed on a blocking thread and matching events flow through a bounded channel
+//! into one database transaction, so memory stays flat however large the files are. A file
+//! that cannot be read rolls the whole import back; the failure itself is recorded.
+
+use std::io::{BufReader, Read};
+use std::path::PathBuf;
+
+use rekey_trail::{classify, read_events, CaseCredential, CredentialMatcher, Event, ReadFailure};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use tokio::sync::mpsc;
+
+use crate::api::cases::CaseRef;
+use crate::db::{from_millis, now_millis, to_millis, Db, Tx};
+use crate::error::{Error, Result};
+use crate::mail::{self, CaseEvent};
+use crate::config::Settings;
+
+/// A file to import: the name shown to people and where its bytes are.
+#[derive(Debug, Clone)]
+pub struct TrailFile {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// Counts of a finished import.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub import_id: i64,
+    pub events_read: i64,
+    pub events_matched: i64,
+    pub events_new: i64,
+    pub findings_new: i64,
+}
+
+/// Who runs the import, for the record and the notification.
+pub struct Importer {
+    pub user_id: i64,
+    pub display_name: String,
+}
+
+struct FileRecord {
+    name: String,
+    size: i64,
+    sha256: String,
+}
+
+enum Message {
+    Matched { credential_id: i64, event: Event },
+    FileDone(FileRecord),
+}
+
+/// Reads the input while hashing every byte of it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let count = self.inner.read(buf)?;
+        self.hasher.update(&buf[..count]);
+        self.size += count as u64;
+        Ok(count)
+    }
+}
+
+/// Loads the matcher of a case; 422 when the case lacks what matching needs.
+async fn load_matcher(db: &Db, case: CaseRef) -> Result<CredentialMatcher> {
+    let compromise_time: Option<i64> = sqlx::query("SELECT compromise_time FROM cases WHERE id = $1")
+        .bind(case.id)
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("compromise_time")?;
+    let Some(compromise_time) = compromise_time else {
+        return Err(Error::invalid(
+            "compromise_time",
+            "the case has no compromise time; set it before importing, because only calls made \
+             at or after it are kept",
+        ));
+    };
+    let rows = sqlx::query("SELECT id, access_key_id, principal_name FROM credentials WHERE case_id = $1")
+        .bind(case.id)
+        .fetch_all(&db.pool)
+        .await?;
+    if rows.is_empty() {
+        return Err(Error::invalid(
+            "credentials",
+            "the case has no leaked credential; add one before importing, because only its calls are kept",
+        ));
+    }
+    let credentials = rows
+        .iter()
+        .map(|row| {
+            Ok(CaseCredential {
+                id: row.try_get("id")?,
+                access_key_id: row.try_get("access_key_id")?,
+                principal_name: row.try_get("principal_name")?,
+            })
+        })
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    Ok(CredentialMatcher::new(&credentials, from_millis(compromise_time)))
+}
+
+/// Imports `files` into `case`. On a read error nothing is kept, a failed import is recorded,
+/// and the error names the file and position.
+pub async fn import_files(
+    db: &Db,
+    settings: &Settings,
+    case: CaseRef,
+    importer: &Importer,
+    files: Vec<TrailFile>,
+) -> Result<ImportOutcome> {
+    if files.is_empty() {
+        return Err(Error::invalid("files", "no file given; choose one or more CloudTrail files"));
+    }
+    let matcher = load_matcher(db, case).await?;
+
+    let (sender, receiver) = mpsc::channel::<Message>(1024);
+    let reader = tokio::task::spawn_blocking(move || read_all(files, &matcher, &sender));
+
+    let mut tx = db.begin().await?;
+    let stored = store_events(&mut tx, case, importer, receiver).await;
+    let events_read = reader.await.map_err(anyhow::Error::from)?;
+
+    let failure = match (&stored, &events_read) {
+        (Err(_), _) => None,
+        (Ok(_), Err(message)) => Some(message.clone()),
+        (Ok(_), Ok(_)) => None,
+    };
+    if let Some(message) = failure {
+        tx.rollback().await?;
+        let message = format!("{message}. Nothing was imported.");
+        record_failed_import(db, case, importer, &message).await?;
+        tracing::warn!(case = case.number, error = %message, "trail import failed");
+        return Err(Error::invalid("files", message));
+    }
+    let (mut outcome, file_records, calls) = stored?;
+    outcome.events_read = events_read.map_err(|m| Error::invalid("files", m))?;
+
+    finish_import(&mut tx, &outcome, &file_records).await?;
+    if outcome.findings_new > 0 {
+        let event = CaseEvent::FindingsAdded {
+            count: outcome.findings_new,
+            calls,
+            by: importer.display_name.clone(),
+        };
+        mail::enqueue_case_event(&mut tx, settings, case.id, &event).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(
+        case = case.number,
+        import = outcome.import_id,
+        events_read = outcome.events_read,
+        events_new = outcome.events_new,
+        findings_new = outcome.findings_new,
+        "trail import completed"
+    );
+    Ok(outcome)
+}
+
+/// Reads every file, sending matching events; returns the number of events read or a
+/// message naming the file and position that could not be read.
+fn read_all(files: Vec<TrailFile>, matcher: &CredentialMatcher, sender: &mpsc::Sender<Message>) -> Result<i64, String> {
+    let mut events_read = 0i64;
+    for file in files {
+        let opened = std::fs::File::open(&file.path).map_err(|e| format!("{}: cannot open: {e}", file.name))?;
+        let mut input = HashingReader {
+            inner: BufReader::with_capacity(256 * 1024, opened),
+            hasher: Sha256::new(),
+            size: 0,
+        };
+        let summary = read_events(&file.name, &mut input, |event| {
+            events_read += 1;
+            match matcher.credential_for(&event) {
+                Some(credential_id) => sender.blocking_send(Message::Matched { credential_id, event }),
+                None => Ok(()),
+            }
+        });
+        match summary {
+            Ok(_) => {}
+            Err(ReadFailure::Read(error)) => return Err(error.to_string()),
+            // The receiver is gone only when storing failed; that error is reported instead.
+            Err(ReadFailure::Callback(_)) => return Ok(events_read),
+        }
+        // Hash the bytes after the last event too, such as trailing whitespace.
+        std::io::copy(&mut input, &mut std::io::sink()).map_err(|e| format!("{}: {e}", file.name))?;
+        let record = FileRecord {
+            name: file.name,
+            size: i64::try_from(input.size).unwrap_or(i64::MAX),
+            sha256: hex::encode(input.hasher.finalize()),
+        };
+        if sender.blocking_send(Message::FileDone(record)).is_err() {
+            return Ok(events_read);
+        }
+    }
+    Ok(events_read)
+}
+
+/// Inserts the import row, then every matched event and finding, as they arrive.
+async fn store_events(
+    tx: &mut Tx,
+    case: CaseRef,
+    importer: &Importer,
+    mut receiver: mpsc::Receiver<Message>,
+) -> Result<(ImportOutcome, Vec<FileRecord>, Vec<String>)> {
+    let import_id: i64 = sqlx::query(
+        "INSERT INTO trail_imports (case_id, status, created_by, created_at, events_read, events_matched, \
+         events_new, findings_new) VALUES ($1, 'completed', $2, $3, 0, 0, 0, 0) RETURNING id",
+    )
+    .bind(case.id)
+    .bind(importer.user_id)
+    .bind(now_millis())
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?;
+
+    let mut outcome = ImportOutcome {
+        import_id,
+        ..ImportOutcome::default()
+    };
+    let mut files = Vec::new();
+    let mut calls: Vec<String> = Vec::new();
+    while let Some(message) = receiver.recv().await {
+        match message {
+            Message::FileDone(record) => files.push(record),
+            Message::Matched { credential_id, event } => {
+                outcome.events_matched += 1;
+                let Some(event_row) = insert_event(tx, case, import_id, credential_id, &event).await? else {
+                    continue;
+                };
+                outcome.events_new += 1;
+                if let Some(rule) = classify(&event.event_name) {
+                    insert_finding(tx, case, event_row, rule.name, rule.category.as_str()).await?;
+                    outcome.findings_new += 1;
+                    if !calls.contains(&event.event_name) {
+                        calls.push(event.event_name.clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok((outcome, files, calls))
+}
+
+/// Stores one event; `None` when an earlier import already stored its event id.
+async fn insert_event(tx: &mut Tx, case: CaseRef, import_id: i64, credential_id: i64, event: &Event) -> Result<Option<i64>> {
+    let row = sqlx::query(
+        "INSERT INTO trail_events (case_id, import_id, credential_id, event_id, event_time, event_name, \
+         event_source, region, source_ip, user_agent, access_key_id, principal, error_code, resource, raw) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         ON CONFLICT (case_id, event_id) DO NOTHING RETURNING id",
+    )
+    .bind(case.id)
+    .bind(import_id)
+    .bind(credential_id)
+    .bind(&event.event_id)
+    .bind(to_millis(event.event_time))
+    .bind(&event.event_name)
+    .bind(&event.event_source)
+    .bind(&event.region)
+    .bind(&event.source_ip)
+    .bind(&event.user_agent)
+    .bind(&event.access_key_id)
+    .bind(event.principal_arn.as_ref().or(event.principal_name.as_ref()))
+    .bind(&event.error_code)
+    .bind(&event.resource)
+    .bind(&event.raw)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(match row {
+        Some(row) => Some(row.try_get("id")?),
+        None => None,
+    })
+}
+
+async fn insert_finding(tx: &mut Tx, case: CaseRef, event_row: i64, rule: &str, category: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO findings (case_id, trail_event_id, rule, category, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(case.id)
+    .bind(event_row)
+    .bind(rule)
+    .bind(category)
+    .bind(now_millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn finish_import(tx: &mut Tx, outcome: &ImportOutcome, files: &[FileRecord]) -> Result<()> {
+    sqlx::query(
+        "UPDATE trail_imports SET events_read = $1, events_matched = $2, events_new = $3, findings_new = $4 \
+         WHERE id = $5",
+    )
+    .bind(outcome.events_read)
+    .bind(outcome.events_matched)
+    .bind(outcome.events_new)
+    .bind(outcome.findings_new)
+    .bind(outcome.import_id)
+    .execute(&mut **tx)
+    .await?;
+    for file in files {
+        insert_file_record(tx, outcome.import_id, file).await?;
+    }
+    Ok(())
+}
+
+async fn insert_file_record(tx: &mut Tx, import_id: i64, file: &FileRecord) -> Result<()> {
+    sqlx::query("INSERT INTO import_files (import_id, name, size, sha256) VALUES ($1, $2, $3, $4)")
+        .bind(import_id)
+        .bind(&file.name)
+        .bind(file.size)
+        .bind(&file.sha256)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn record_failed_import(db: &Db, case: CaseRef, importer: &Importer, message: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO trail_imports (case_id, status, created_by, created_at, events_read, events_matched, \
+         events_new, findings_new, error) VALUES ($1, 'failed', $2, $3, 0, 0, 0, 0, $4)",
+    )
+    .bind(case.id)
+    .bind(importer.user_id)
+    .bind(now_millis())
+    .bind(message)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! Rekey: incident case management for leaked-credential response.
+//!
+//! `build` assembles the application from settings; the `rekey` binary and the tests both
+//! start it through `App::serve`.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, Semaphore};
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod import;
+pub mod mail;
+mod web;
+
+use config::Settings;
+use db::Db;
+
+/// State shared by every request handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    /// Notified when a change queues email, so the worker sends it at once.
+    pub mail_wakeup: Arc<Notify>,
+    /// Bounds concurrent password hashing, so a burst of logins cannot take every core.
+    pub hash_limiter: Arc<Semaphore>,
+}
+
+/// A built application, bound to its listening socket but not yet serving.
+pub struct App {
+    pub state: AppState,
+    pub listener: TcpListener,
+}
+
+impl App {
+    /// Address the server listens on; with port 0 in the settings, the port the OS chose.
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves requests and runs the mail worker until `shutdown` completes.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let worker = if self.state.settings.mail_configured() {
+            Some(tokio::spawn(mail::run_worker(
+                self.state.db.clone(),
+                self.state.settings.clone(),
+                self.state.mail_wakeup.clone(),
+            )))
+        } else {
+            tracing::warn!("mail is not configured (smtp_host is empty); notifications stay in the outbox");
+            None
+        };
+        let router = web::router(self.state);
+        let result = axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        if let Some(worker) = worker {
+            worker.abort();
+        }
+        result?;
+        Ok(())
+    }
+}
+
+/// Connects to the database, runs migrations, and binds the listener.
+pub async fn build(settings: Settings) -> anyhow::Result<App> {
+    let db = Db::connect(&settings.database_url()).await?;
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}; set listen to a free address", settings.listen))?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let state = AppState {
+        db,
+        settings: Arc::new(settings),
+        mail_wakeup: Arc::new(Notify::new()),
+        hash_limiter: Arc::new(Semaphore::new(cores)),
+    };
+    Ok(App { state, listener })
+}
+
+/// Creates the first admin account when no user exists. Returns the generated password when
+/// none was configured, so the caller can print it once.
+pub async fn ensure_admin(db: &Db, settings: &Settings) -> anyhow::Result<Option<String>> {
+    use sqlx::Row;
+    let users: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("n")?;
+    if users > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = match &settings.admin_password {
+        Some(password) => (password.expose().to_string(), false),
+        None => (auth::generate_password(), true),
+    };
+    let created = auth::create_user(db, "admin", "Administrator", None, rekey_types::UserRole::Admin, &password).await;
+    match created {
+        Ok(_) => Ok(generated.then_some(password)),
+        // Another instance on the same database created it first.
+        Err(error::Error::Conflict { .. }) => Ok(None),
+        Err(error::Error::Invalid { message, .. }) => {
+            anyhow::bail!("admin_password is invalid: {message}")
+        }
+        Err(other) => Err(anyhow::anyhow!("cannot create the admin account: {other}")),
+    }
+}

@@ -1,0 +1,323 @@
+//! Stakeholder email through a transactional outbox.
+//!
+//! A change that notifies stakeholders writes its emails to the `outbox` table in the change's
+//! own transaction. A background worker sends due rows over SMTP and retries failures with
+//! exponential backoff, so an SMTP outage delays mail but loses none.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rekey_types::{case_reference, secret_key_words, Phase};
+use sqlx::Row;
+use tokio::sync::Notify;
+
+use crate::config::{Settings, SmtpSecurity};
+use crate::db::{now_millis, Db, Tx};
+use crate::error::Result;
+
+/// Something that happened on a case that stakeholders hear about.
+#[derive(Debug, Clone)]
+pub enum CaseEvent {
+    PhaseChanged { from: Phase, to: Phase, by: String },
+    FindingsAdded { count: i64, calls: Vec<String>, by: String },
+}
+
+impl CaseEvent {
+    fn headline(&self) -> String {
+        match self {
+            CaseEvent::PhaseChanged { to, .. } => format!("moved to {}", to.label()),
+            CaseEvent::FindingsAdded { count, .. } => format!("{count} new eradication finding(s)"),
+        }
+    }
+
+    fn details(&self) -> String {
+        match self {
+            CaseEvent::PhaseChanged { from, to, by } => {
+                format!("{by} moved the case from {} to {}.", from.label(), to.label())
+            }
+            CaseEvent::FindingsAdded { count, calls, by } => {
+                let mut text = format!(
+                    "A trail import by {by} added {count} eradication finding(s): calls made with \
+                     a leaked credential after the compromise time."
+                );
+                if !calls.is_empty() {
+                    text.push_str("\n\nCalls flagged: ");
+                    text.push_str(&calls.join(", "));
+                    text.push('.');
+                }
+                text
+            }
+        }
+    }
+}
+
+/// Replaces every word shaped like a secret access key with `[REDACTED]`.
+pub fn redact(text: &str) -> String {
+    let mut redacted = text.to_string();
+    for word in secret_key_words(text) {
+        redacted = redacted.replace(word, "[REDACTED]");
+    }
+    redacted
+}
+
+/// Queues one email per stakeholder of the case, inside the caller's transaction.
+pub async fn enqueue_case_event(tx: &mut Tx, settings: &Settings, case_id: i64, event: &CaseEvent) -> Result<u64> {
+    let case = sqlx::query("SELECT number, title, severity, phase FROM cases WHERE id = $1")
+        .bind(case_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let number: i64 = case.try_get("number")?;
+    let title: String = case.try_get("title")?;
+    let severity: String = case.try_get("severity")?;
+    let phase: String = case.try_get("phase")?;
+    let phase_label = Phase::parse(&phase).map(Phase::label).unwrap_or("unknown");
+    let reference = case_reference(number);
+    let link = format!("{}/cases/{number}", settings.public_url.trim_end_matches('/'));
+
+    let subject = redact(&format!("[{reference}] {}: {title}", event.headline()));
+    let body = redact(&format!(
+        "Case {reference}: {title}\nSeverity: {severity}\nPhase: {phase_label}\n\n{}\n\nOpen the case: {link}\n\n\
+         You receive this email as a stakeholder of the case in Rekey.\n",
+        event.details()
+    ));
+
+    let stakeholders = sqlx::query("SELECT id, email FROM stakeholders WHERE case_id = $1 ORDER BY id")
+        .bind(case_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    let now = now_millis();
+    for stakeholder in &stakeholders {
+        let stakeholder_id: i64 = stakeholder.try_get("id")?;
+        let email: String = stakeholder.try_get("email")?;
+        sqlx::query(
+            "INSERT INTO outbox (case_id, stakeholder_id, recipient, subject, body, status, attempts, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $6)",
+        )
+        .bind(case_id)
+        .bind(stakeholder_id)
+        .bind(email)
+        .bind(&subject)
+        .bind(&body)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(stakeholders.len() as u64)
+}
+
+/// A queued email claimed by this worker.
+struct OutboxEmail {
+    id: i64,
+    case_number: Option<i64>,
+    recipient: String,
+    subject: String,
+    body: String,
+    attempts: i64,
+}
+
+/// How long a claimed row stays reserved for one worker before another may take it over.
+const LEASE_MILLIS: i64 = 120_000;
+
+/// Reserves up to `limit` due emails for this worker.
+async fn claim_due(db: &Db, limit: i64) -> Result<Vec<OutboxEmail>> {
+    let now = now_millis();
+    let lock = match db.backend {
+        crate::db::Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        crate::db::Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE outbox SET lease_until = $1 WHERE id IN (\
+           SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $2 \
+           AND (lease_until IS NULL OR lease_until < $2) ORDER BY id LIMIT $3 {lock}) \
+         RETURNING id, case_id, recipient, subject, body, attempts"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(now + LEASE_MILLIS)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
+    let mut emails = Vec::with_capacity(rows.len());
+    for row in rows {
+        let case_id: Option<i64> = row.try_get("case_id")?;
+        let case_number = match case_id {
+            Some(id) => sqlx::query("SELECT number FROM cases WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&db.pool)
+                .await?
+                .map(|r| r.try_get::<i64, _>("number"))
+                .transpose()?,
+            None => None,
+        };
+        emails.push(OutboxEmail {
+            id: row.try_get("id")?,
+            case_number,
+            recipient: row.try_get("recipient")?,
+            subject: row.try_get("subject")?,
+            body: row.try_get("body")?,
+            attempts: row.try_get("attempts")?,
+        });
+    }
+    emails.sort_by_key(|email| email.id);
+    Ok(emails)
+}
+
+/// Builds the SMTP transport from the settings.
+pub fn smtp_transport(settings: &Settings) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let host = settings.smtp_host.as_str();
+    let mut builder = match settings.smtp_security {
+        SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+        SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?,
+        SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
+    };
+    builder = builder
+        .port(settings.smtp_port)
+        .timeout(Some(Duration::from_secs(30)));
+    if !settings.smtp_username.is_empty() {
+        let password = settings
+            .smtp_password
+            .as_ref()
+            .map(|p| p.expose().to_string())
+            .unwrap_or_default();
+        builder = builder.credentials(Credentials::new(settings.smtp_username.clone(), password));
+    }
+    Ok(builder.build())
+}
+
+fn build_message(settings: &Settings, email: &OutboxEmail) -> anyhow::Result<Message> {
+    let from: Mailbox = settings.mail_from.parse()?;
+    let to: Mailbox = email.recipient.parse()?;
+    let domain = url::Url::parse(&settings.public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| "rekey.invalid".to_string());
+    let mut builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(email.subject.clone())
+        .message_id(Some(format!("<outbox-{}@{domain}>", email.id)));
+    if let Some(number) = email.case_number {
+        // Every email of a case refers to the same root id, so mail clients thread them.
+        builder = builder.references(format!("<case-{number}@{domain}>"));
+    }
+    Ok(builder
+        .header(ContentType::TEXT_PLAIN)
+        .body(email.body.clone())?)
+}
+
+/// Delay before retry number `attempt` (1-based): base × 2^(attempt−1), at most the maximum.
+pub fn retry_delay(settings: &Settings, attempt: u32) -> Duration {
+    let factor = 2u64.saturating_pow(attempt.saturating_sub(1));
+    let millis = settings.mail_retry_base_ms.saturating_mul(factor);
+    Duration::from_millis(millis.min(settings.mail_retry_max_ms))
+}
+
+async fn record_sent(db: &Db, id: i64) -> Result<()> {
+    let now = now_millis();
+    sqlx::query(
+        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, lease_until = NULL, \
+         last_error = NULL WHERE id = $2",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+async fn record_failure(db: &Db, settings: &Settings, email: &OutboxEmail, error: &str) -> Result<()> {
+    let attempts = email.attempts + 1;
+    let attempt_number = u32::try_from(attempts).unwrap_or(u32::MAX);
+    let give_up = attempt_number >= settings.mail_max_attempts;
+    let status = if give_up { "failed" } else { "queued" };
+    let delay = i64::try_from(retry_delay(settings, attempt_number).as_millis()).unwrap_or(i64::MAX);
+    sqlx::query(
+        "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4, \
+         lease_until = NULL WHERE id = $5",
+    )
+    .bind(status)
+    .bind(attempts)
+    .bind(now_millis().saturating_add(delay))
+    .bind(error)
+    .bind(email.id)
+    .execute(&db.pool)
+    .await?;
+    if give_up {
+        tracing::error!(outbox = email.id, attempts, error, "email failed; no more retries");
+    } else {
+        tracing::warn!(outbox = email.id, attempts, error, retry_in_ms = delay, "email failed; will retry");
+    }
+    Ok(())
+}
+
+/// Sends every due email once; returns how many were attempted.
+pub async fn send_due(db: &Db, settings: &Settings, transport: &AsyncSmtpTransport<Tokio1Executor>) -> Result<usize> {
+    let emails = claim_due(db, 20).await?;
+    for email in &emails {
+        let outcome = match build_message(settings, email) {
+            Ok(message) => transport.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+            Err(e) => Err(format!("invalid message: {e}")),
+        };
+        match outcome {
+            Ok(()) => {
+                record_sent(db, email.id).await?;
+                tracing::info!(outbox = email.id, case = email.case_number, "email sent");
+            }
+            Err(error) => record_failure(db, settings, email, &error).await?,
+        }
+    }
+    Ok(emails.len())
+}
+
+/// Runs the outbox worker until the process ends. `wakeup` is notified when a change queues
+/// mail, so new emails go out at once instead of at the next poll.
+pub async fn run_worker(db: Db, settings: Arc<Settings>, wakeup: Arc<Notify>) {
+    let transport = match smtp_transport(&settings) {
+        Ok(transport) => transport,
+        Err(error) => {
+            tracing::error!(%error, "mail worker not started: invalid SMTP settings");
+            return;
+        }
+    };
+    tracing::info!(host = %settings.smtp_host, port = settings.smtp_port, "mail worker started");
+    let poll = Duration::from_millis(settings.mail_retry_base_ms.clamp(100, 5_000));
+    loop {
+        match send_due(&db, &settings, &transport).await {
+            Ok(count) if count > 0 => continue,
+            Ok(_) => {}
+            Err(error) => tracing::error!(error = %error, "mail worker could not read the outbox"),
+        }
+        tokio::select! {
+            _ = wakeup.notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_replaces_secret_keys() {
+        let text = "key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY for AKIATFQR7NSC8Q4X20BJ";
+        let redacted = redact(text);
+        assert_eq!(redacted, "key [REDACTED] for AKIATFQR7NSC8Q4X20BJ");
+    }
+
+    #[test]
+    fn retry_delay_doubles_up_to_max() {
+        let settings = Settings {
+            mail_retry_base_ms: 100,
+            mail_retry_max_ms: 350,
+            ..Settings::default()
+        };
+        assert_eq!(retry_delay(&settings, 1), Duration::from_millis(100));
+        assert_eq!(retry_delay(&settings, 2), Duration::from_millis(200));
+        assert_eq!(retry_delay(&settings, 3), Duration::from_millis(350));
+    }
+}

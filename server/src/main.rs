@@ -1,0 +1,214 @@
+//! The `rekey` command: serve the application, manage users, import trails.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use rekey::api::cases::CaseRef;
+use rekey::config::{LogFormat, Overrides, Settings};
+use rekey::db::Db;
+use rekey::import::{import_files, Importer, TrailFile};
+use rekey_types::{parse_case_reference, UserRole};
+use sqlx::Row;
+
+#[derive(Parser)]
+#[command(name = "rekey", version, about = "Incident case management for leaked-credential response")]
+struct Cli {
+    /// TOML configuration file; without it, ./rekey.toml is read when present.
+    #[arg(long, global = true, env = "REKEY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for the SQLite database and uploads.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// sqlite:… or postgres://… URL; overrides DATABASE_URL.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the web server (creates the database and the first admin on first start).
+    Serve {
+        /// Address and port to listen on, such as 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// URL people use to reach Rekey, for links in emails.
+        #[arg(long)]
+        public_url: Option<String>,
+    },
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Import CloudTrail files into a case, as the upload on the case page does.
+    ImportTrail {
+        /// Case number, such as 3 or RK-3.
+        #[arg(long = "case")]
+        case: String,
+        /// Username recorded as the importer.
+        #[arg(long, default_value = "admin")]
+        user: String,
+        /// CloudTrail files: {"Records": [...]} or one event per line, optionally gzipped.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is read from REKEY_NEW_PASSWORD or generated and printed.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// Name shown in the app; defaults to the username.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// admin or analyst.
+        #[arg(long, default_value = "analyst", value_parser = parse_role)]
+        role: UserRole,
+    },
+}
+
+fn parse_role(value: &str) -> Result<UserRole, String> {
+    UserRole::parse(value).ok_or_else(|| format!("expected {}", UserRole::expected()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let listen_overrides = match &cli.command {
+        Command::Serve { listen, public_url } => (*listen, public_url.clone()),
+        _ => (None, None),
+    };
+    let overrides = Overrides {
+        listen: listen_overrides.0,
+        public_url: listen_overrides.1,
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+    };
+    let settings = match Settings::load(cli.config.as_deref(), &overrides) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(settings.log_format);
+
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime starts");
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { .. } => serve(settings).await,
+        Command::User {
+            command: UserCommand::Add { username, name, email, role },
+        } => add_user(settings, &username, name.as_deref(), email.as_deref(), role).await,
+        Command::ImportTrail { case, user, files } => import_trail(settings, &case, &user, files).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = rekey::build(settings).await?;
+    let generated = rekey::ensure_admin(&app.state.db, &app.state.settings).await?;
+    let url = app.state.settings.public_url.clone();
+    tracing::info!(address = %app.local_addr()?, "Rekey listening");
+    println!("Rekey is running. Log in at {url}/login");
+    if let Some(password) = generated {
+        println!("First start: created user 'admin' with password {password}");
+        println!("This password is shown only once; store it now.");
+    }
+    app.serve(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
+    .await
+}
+
+async fn add_user(
+    settings: Settings,
+    username: &str,
+    name: Option<&str>,
+    email: Option<&str>,
+    role: UserRole,
+) -> anyhow::Result<()> {
+    if let Some(email) = email {
+        rekey_types::validate_email(email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
+    }
+    let db = Db::connect(&settings.database_url()).await?;
+    let (password, generated) = match std::env::var("REKEY_NEW_PASSWORD") {
+        Ok(password) => (password, false),
+        Err(_) => (rekey::auth::generate_password(), true),
+    };
+    rekey::auth::create_user(&db, username, name.unwrap_or(username), email, role, &password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("Created {} '{username}'.", role.label().to_lowercase());
+    if generated {
+        println!("Password (shown only once): {password}");
+    }
+    Ok(())
+}
+
+async fn import_trail(settings: Settings, case: &str, username: &str, paths: Vec<PathBuf>) -> anyhow::Result<()> {
+    let number = parse_case_reference(case)
+        .ok_or_else(|| anyhow::anyhow!("--case '{case}' is not a case number; use the form 3 or RK-3"))?;
+    let db = Db::connect(&settings.database_url()).await?;
+    let case_row = sqlx::query("SELECT id FROM cases WHERE number = $1")
+        .bind(number)
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("case {case} not found"))?;
+    let case = CaseRef {
+        id: case_row.try_get("id")?,
+        number,
+    };
+    let user = sqlx::query("SELECT id, display_name FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("--user '{username}' not found; give an existing username"))?;
+    let importer = Importer {
+        user_id: user.try_get("id")?,
+        display_name: user.try_get("display_name")?,
+    };
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        if !path.is_file() {
+            anyhow::bail!("{} is not a readable file", path.display());
+        }
+        files.push(TrailFile {
+            name: path.display().to_string(),
+            path,
+        });
+    }
+    let outcome = import_files(&db, &settings, case, &importer, files)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "Imported into RK-{number}: {} events read, {} matched, {} new, {} new findings.",
+        outcome.events_read, outcome.events_matched, outcome.events_new, outcome.findings_new
+    );
+    Ok(())
+}

@@ -1,0 +1,210 @@
+//! Email through a real SMTP server process (Python's aiosmtpd writing to a Maildir).
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{expect_status, spawn_app_with, wait_for, Backend, TestApp};
+use crate::trail_fixtures::{records_file, standard_events, COMPROMISE_TIME, LEAKED_KEY};
+
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/// An aiosmtpd process that stores every received message as a file in a Maildir.
+struct SmtpServer {
+    child: Child,
+    port: u16,
+    maildir: PathBuf,
+}
+
+impl SmtpServer {
+    fn start(port: u16, maildir: &Path) -> SmtpServer {
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 -m aiosmtpd starts; `cargo xtask test` installs aiosmtpd");
+        let server = SmtpServer {
+            child,
+            port,
+            maildir: maildir.to_path_buf(),
+        };
+        server.wait_until_listening();
+        server
+    }
+
+    fn wait_until_listening(&self) {
+        let address = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        for _ in 0..150 {
+            if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the SMTP server did not listen on port {} within 15 s", self.port);
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Every message received so far, as raw text.
+    fn messages(&self) -> Vec<String> {
+        read_maildir(&self.maildir)
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_maildir(maildir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(maildir.join("new")) else {
+        return Vec::new();
+    };
+    let mut messages: Vec<(std::time::SystemTime, String)> = entries
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| {
+            let modified = entry.metadata().ok()?.modified().ok()?;
+            Some((modified, std::fs::read_to_string(entry.path()).ok()?))
+        })
+        .collect();
+    messages.sort();
+    messages.into_iter().map(|(_, text)| text).collect()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Value of a header in a raw message, with folded lines joined.
+fn header(message: &str, name: &str) -> Option<String> {
+    let prefix = format!("{name}: ");
+    let mut lines = message.lines().skip_while(|line| !line.starts_with(&prefix));
+    let mut value = lines.next()?.strip_prefix(&prefix)?.to_string();
+    for continuation in lines.take_while(|line| line.starts_with([' ', '\t'])) {
+        value.push(' ');
+        value.push_str(continuation.trim_start());
+    }
+    Some(value)
+}
+
+async fn app_with_mail(backend: Backend, port: u16) -> TestApp {
+    spawn_app_with(backend, |settings| {
+        settings.smtp_host = "127.0.0.1".to_string();
+        settings.smtp_port = port;
+        settings.smtp_security = rekey::config::SmtpSecurity::None;
+        settings.mail_from = "Rekey <rekey@rekey.test>".to_string();
+    })
+    .await
+}
+
+async fn notification_states(app: &TestApp, case: i64) -> Vec<serde_json::Value> {
+    let list = app.get_json(&format!("/api/v1/cases/{case}/notifications")).await;
+    list.as_array().unwrap().clone()
+}
+
+async fn mail_delivery_survives_outage(backend: Backend) {
+    let temp = tempfile::tempdir().unwrap();
+    let maildir = temp.path().join("maildir");
+    let port = free_port();
+    let smtp = SmtpServer::start(port, &maildir);
+    let app = app_with_mail(backend, port).await;
+    app.login_admin().await;
+
+    let body = json!({
+        "title": format!("Key and secret {SECRET} pasted in chat"),
+        "summary": format!("The secret {SECRET} was in the paste."),
+        "severity": "P1",
+        "detection_source": "anonymous_report",
+        "compromise_time": COMPROMISE_TIME,
+    });
+    let case = expect_status(app.post("/api/v1/cases", &body).await, StatusCode::CREATED).await;
+    let case = case["number"].as_i64().unwrap();
+    app.add_access_key(case, LEAKED_KEY).await;
+    for (name, email, role) in [("Dana", "dana@example.com", "legal"), ("Chris", "chris@example.com", "communications")] {
+        let body = json!({"name": name, "email": email, "role": role});
+        expect_status(app.post(&format!("/api/v1/cases/{case}/stakeholders"), &body).await, StatusCode::CREATED).await;
+    }
+
+    // A phase change mails every stakeholder.
+    let moved = app.post(&format!("/api/v1/cases/{case}/phase"), &json!({"phase": "containment"})).await;
+    expect_status(moved, StatusCode::OK).await;
+    let messages = wait_for("two phase-change emails", Duration::from_secs(20), || async {
+        let messages = smtp.messages();
+        (messages.len() >= 2).then_some(messages)
+    })
+    .await;
+    assert_eq!(messages.len(), 2);
+    let mut recipients: Vec<String> = messages.iter().map(|m| header(m, "To").unwrap()).collect();
+    recipients.sort();
+    assert_eq!(recipients, ["chris@example.com", "dana@example.com"]);
+    for message in &messages {
+        let subject = header(message, "Subject").unwrap();
+        assert!(subject.contains("[RK-1]"), "{subject}");
+        assert!(subject.contains("Containment"), "{subject}");
+        assert_eq!(header(message, "From").as_deref(), Some("Rekey <rekey@rekey.test>"));
+        assert!(message.contains("http://rekey.test/cases/1"), "link missing:\n{message}");
+        assert!(!message.contains(SECRET), "secret in email:\n{message}");
+        assert!(!message.contains("wJalrXUtnFEMI"), "part of the secret in email:\n{message}");
+        assert!(message.contains("[REDACTED]"), "{message}");
+    }
+    let states = notification_states(&app, case).await;
+    assert!(states.iter().all(|n| n["status"] == "sent"), "{states:?}");
+
+    // With the server down, a change waits in the outbox and is retried.
+    smtp.stop();
+    let upload = app.upload(case, &[("trail.json", records_file(&standard_events()))]).await;
+    expect_status(upload, StatusCode::CREATED).await;
+    wait_for("a failed delivery attempt", Duration::from_secs(20), || async {
+        let states = notification_states(&app, case).await;
+        let retrying = states
+            .iter()
+            .filter(|n| n["status"] == "queued" && n["attempts"].as_i64().unwrap() >= 1)
+            .count();
+        (retrying == 2).then_some(())
+    })
+    .await;
+    let states = notification_states(&app, case).await;
+    assert!(states.iter().any(|n| n["last_error"].is_string()), "{states:?}");
+
+    // Back up on the same port: the queued emails arrive, once each.
+    let smtp = SmtpServer::start(port, &maildir);
+    let messages = wait_for("the emails queued during the outage", Duration::from_secs(30), || async {
+        let messages = smtp.messages();
+        (messages.len() >= 4).then_some(messages)
+    })
+    .await;
+    let findings_mails: Vec<&String> = messages
+        .iter()
+        .filter(|m| header(m, "Subject").is_some_and(|s| s.contains("eradication finding")))
+        .collect();
+    assert_eq!(findings_mails.len(), 2);
+    assert!(findings_mails[0].contains("CreateUser"), "{}", findings_mails[0]);
+    wait_for("every notification sent", Duration::from_secs(10), || async {
+        let states = notification_states(&app, case).await;
+        states.iter().all(|n| n["status"] == "sent").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(smtp.messages().len(), 4, "no email sent twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_delivery_survives_outage_sqlite() {
+    mail_delivery_survives_outage(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_delivery_survives_outage_postgres() {
+    mail_delivery_survives_outage(Backend::Postgres).await;
+}
