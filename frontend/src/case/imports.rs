@@ -1,0 +1,228 @@
+//! Trail imports of a case: upload form and past imports.
+
+use leptos::html;
+use leptos::prelude::*;
+use rekey_types::{ImportStatus, ImportedFile, TrailImport};
+use web_sys::File;
+
+use super::{show_loaded, CaseData};
+use crate::api::{self, ApiError};
+use crate::time::LocalTime;
+
+/// Characters of a SHA-256 shown in tables; the full hash is in the tooltip.
+const SHORT_HASH_LEN: usize = 12;
+
+/// State of the upload form.
+#[derive(Clone)]
+enum UploadState {
+    Idle,
+    Uploading { file_count: usize },
+    Done(TrailImport),
+    Failed(ApiError),
+}
+
+/// Formats a byte count with binary units, such as `1.5 MiB`.
+fn format_size(bytes: i64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for next_unit in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = next_unit;
+    }
+    format!("{value:.1} {unit}")
+}
+
+fn selected_files(input: &web_sys::HtmlInputElement) -> Vec<File> {
+    let Some(list) = input.files() else {
+        return Vec::new();
+    };
+    (0..list.length())
+        .filter_map(|index| list.get(index))
+        .collect()
+}
+
+#[component]
+pub fn ImportsSection(data: CaseData) -> impl IntoView {
+    view! {
+        <section id="imports-section" aria-labelledby="imports-heading">
+            <h2 id="imports-heading">"Trail imports"</h2>
+            <p class="hint">
+                "Audit-log exports: CloudTrail JSON (plain or .gz) or JSON Lines. Rekey keeps the \
+                 calls made with this case's credentials from the compromise time on, and flags \
+                 the sensitive ones as findings."
+            </p>
+            <ImportForm data=data />
+            <h3>"Past imports"</h3>
+            {show_loaded(data.imports, |imports| view! { <ImportTable imports=imports /> })}
+        </section>
+    }
+}
+
+#[component]
+fn ImportForm(data: CaseData) -> impl IntoView {
+    let input = NodeRef::<html::Input>::new();
+    let state = RwSignal::new(UploadState::Idle);
+    let uploading = move || matches!(state.get(), UploadState::Uploading { .. });
+
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        if matches!(state.get_untracked(), UploadState::Uploading { .. }) {
+            return;
+        }
+        let Some(input) = input.get_untracked() else {
+            return;
+        };
+        let files = selected_files(&input);
+        if files.is_empty() {
+            state.set(UploadState::Failed(ApiError::invalid(
+                "files",
+                "No file selected; choose one or more trail files to import.",
+            )));
+            return;
+        }
+        state.set(UploadState::Uploading {
+            file_count: files.len(),
+        });
+        leptos::task::spawn_local(async move {
+            match api::import_trail(data.number, &files).await {
+                Ok(import) => {
+                    input.set_value("");
+                    state.set(UploadState::Done(import));
+                    data.findings.refetch();
+                    data.case.refetch();
+                }
+                Err(error) => state.set(UploadState::Failed(error)),
+            }
+            // A failed import is listed too, with its error.
+            data.imports.refetch();
+        });
+    };
+
+    let status = move || match state.get() {
+        UploadState::Idle => ().into_any(),
+        UploadState::Uploading { file_count } => {
+            let files = if file_count == 1 { "file" } else { "files" };
+            view! { <p id="import-progress" class="loading">{format!("Importing… ({file_count} {files})")}</p> }
+                .into_any()
+        }
+        UploadState::Done(import) => view! { <ImportResult import=import /> }.into_any(),
+        UploadState::Failed(error) => {
+            view! { <p id="import-error" class="form-error">{error.detail.message}</p> }.into_any()
+        }
+    };
+    let invalid = move || matches!(state.get(), UploadState::Failed(_)).then_some("true");
+
+    view! {
+        <form id="import-form" class="inline-form" on:submit=submit novalidate>
+            <div class="field">
+                <label for="import-files">"Trail files"</label>
+                <input
+                    id="import-files"
+                    name="files"
+                    type="file"
+                    multiple
+                    accept=".json,.gz,.jsonl"
+                    aria-invalid=invalid
+                    aria-describedby="import-status"
+                    node_ref=input
+                />
+            </div>
+            <button id="import-submit" type="submit" aria-disabled=move || uploading().then_some("true")>
+                "Import"
+            </button>
+            <div id="import-status" role="status" aria-live="polite">{status}</div>
+        </form>
+    }
+}
+
+/// Counts of a finished import.
+#[component]
+fn ImportResult(import: TrailImport) -> impl IntoView {
+    view! {
+        <div id="import-result" class="success">
+            <p>"Import finished."</p>
+            <dl class="counts">
+                <dt>"Events read"</dt>
+                <dd id="import-events-read">{import.events_read}</dd>
+                <dt>"Matched the case's credentials"</dt>
+                <dd id="import-events-matched">{import.events_matched}</dd>
+                <dt>"New events"</dt>
+                <dd id="import-events-new">{import.events_new}</dd>
+                <dt>"New findings"</dt>
+                <dd id="import-findings-new">{import.findings_new}</dd>
+            </dl>
+        </div>
+    }
+}
+
+#[component]
+fn FileList(files: Vec<ImportedFile>) -> impl IntoView {
+    let items = files
+        .into_iter()
+        .map(|file| {
+            let short_hash: String = file.sha256.chars().take(SHORT_HASH_LEN).collect();
+            view! {
+                <li>
+                    {file.name} " (" {format_size(file.size)} ", SHA-256 "
+                    <code title=file.sha256>{short_hash} "…"</code> ")"
+                </li>
+            }
+        })
+        .collect_view();
+    view! { <ul class="files">{items}</ul> }
+}
+
+#[component]
+fn ImportTable(imports: Vec<TrailImport>) -> impl IntoView {
+    let empty = imports.is_empty();
+    let rows = imports
+        .into_iter()
+        .map(|import| {
+            let status_class = match import.status {
+                ImportStatus::Completed => "status-ok",
+                ImportStatus::Failed => "status-failed",
+            };
+            view! {
+                <tr data-import=import.id>
+                    <td><LocalTime time=import.created_at /></td>
+                    <td>{import.created_by}</td>
+                    <td><FileList files=import.files /></td>
+                    <td class=status_class>{import.status.label()}</td>
+                    <td class="number">{import.events_read}</td>
+                    <td class="number">{import.events_matched}</td>
+                    <td class="number">{import.events_new}</td>
+                    <td class="number">{import.findings_new}</td>
+                    <td>{import.error.unwrap_or_default()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table id="imports">
+                <thead>
+                    <tr>
+                        <th scope="col">"Time"</th>
+                        <th scope="col">"By"</th>
+                        <th scope="col">"Files"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col" class="number">"Events read"</th>
+                        <th scope="col" class="number">"Matched"</th>
+                        <th scope="col" class="number">"New"</th>
+                        <th scope="col" class="number">"New findings"</th>
+                        <th scope="col">"Error"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+        {empty.then(|| view! { <p id="imports-empty" class="muted">"No trail imported yet."</p> })}
+    }
+}

@@ -1,0 +1,223 @@
+//! Stakeholders of a case and the notifications sent to them.
+
+use leptos::prelude::*;
+use rekey_types::{
+    validate_email, DeliveryStatus, NewStakeholder, Notification, Stakeholder, StakeholderRole,
+};
+
+use super::{show_loaded, CaseData};
+use crate::api::{self, ApiError};
+use crate::forms::{FormError, FormErrorMessage, SelectField, TextField};
+use crate::time::LocalTime;
+
+/// Builds the request from the form's values, or the error of the first invalid one.
+fn new_stakeholder_request(
+    name: &str,
+    email: &str,
+    role: &str,
+) -> Result<NewStakeholder, ApiError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ApiError::invalid(
+            "name",
+            "The name is missing; enter the person's or team's name.",
+        ));
+    }
+    let email = email.trim();
+    validate_email(email).map_err(|message| ApiError::invalid("email", message))?;
+    let role = StakeholderRole::parse(role)
+        .ok_or_else(|| ApiError::invalid("role", "Choose the stakeholder's role."))?;
+    Ok(NewStakeholder {
+        name: name.to_string(),
+        email: email.to_string(),
+        role,
+    })
+}
+
+#[component]
+pub fn StakeholdersSection(data: CaseData) -> impl IntoView {
+    view! {
+        <section id="stakeholders-section" aria-labelledby="stakeholders-heading">
+            <h2 id="stakeholders-heading">"Stakeholders"</h2>
+            {show_loaded(data.stakeholders, |stakeholders| view! { <StakeholderTable stakeholders=stakeholders /> })}
+            <StakeholderForm data=data />
+        </section>
+    }
+}
+
+#[component]
+fn StakeholderTable(stakeholders: Vec<Stakeholder>) -> impl IntoView {
+    let empty = stakeholders.is_empty();
+    let rows = stakeholders
+        .into_iter()
+        .map(|stakeholder| {
+            view! {
+                <tr data-stakeholder=stakeholder.id>
+                    <td>{stakeholder.name}</td>
+                    <td>{stakeholder.email}</td>
+                    <td>{stakeholder.role.label()}</td>
+                    <td><LocalTime time=stakeholder.created_at /></td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table id="stakeholders">
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Email"</th>
+                        <th scope="col">"Role"</th>
+                        <th scope="col">"Added"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+        {empty.then(|| view! { <p id="stakeholders-empty" class="muted">"No stakeholders yet."</p> })}
+    }
+}
+
+#[component]
+fn StakeholderForm(data: CaseData) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let email = RwSignal::new(String::new());
+    let role = RwSignal::new(StakeholderRole::ALL[0].as_str().to_string());
+    let error: FormError = RwSignal::new(None);
+    let pending = RwSignal::new(false);
+    let added = RwSignal::new(None::<String>);
+
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        added.set(None);
+        let request = match new_stakeholder_request(
+            &name.get_untracked(),
+            &email.get_untracked(),
+            &role.get_untracked(),
+        ) {
+            Ok(request) => request,
+            Err(invalid) => {
+                error.set(Some(invalid));
+                return;
+            }
+        };
+        pending.set(true);
+        leptos::task::spawn_local(async move {
+            let result = api::add_stakeholder(data.number, &request).await;
+            pending.set(false);
+            match result {
+                Ok(stakeholder) => {
+                    error.set(None);
+                    added.set(Some(format!(
+                        "Added {} <{}>.",
+                        stakeholder.name, stakeholder.email
+                    )));
+                    name.set(String::new());
+                    email.set(String::new());
+                    data.stakeholders.refetch();
+                    // Adding a stakeholder may queue a first notification for them.
+                    data.notifications.refetch();
+                }
+                Err(failure) => error.set(Some(failure)),
+            }
+        });
+    };
+
+    let role_options = StakeholderRole::ALL
+        .iter()
+        .map(|r| (r.as_str(), r.label()))
+        .collect();
+
+    view! {
+        <form id="stakeholder-form" class="inline-form" on:submit=submit novalidate>
+            <h3>"Add a stakeholder"</h3>
+            <div class="field-grid">
+                <TextField id="stakeholder-name" label="Name" field="name" value=name error=error required=true />
+                <TextField
+                    id="stakeholder-email"
+                    label="Email"
+                    field="email"
+                    value=email
+                    error=error
+                    required=true
+                    input_type="email"
+                    placeholder="name@example.com"
+                />
+                <SelectField
+                    id="stakeholder-role"
+                    label="Role"
+                    field="role"
+                    options=role_options
+                    value=role
+                    error=error
+                />
+            </div>
+            <FormErrorMessage id="stakeholder-error" error=error />
+            <p id="stakeholder-added" class="success" role="status">{move || added.get()}</p>
+            <button id="stakeholder-add" type="submit" aria-disabled=move || pending.get().then_some("true")>
+                {move || if pending.get() { "Adding…" } else { "Add stakeholder" }}
+            </button>
+        </form>
+    }
+}
+
+#[component]
+pub fn NotificationsSection(data: CaseData) -> impl IntoView {
+    view! {
+        <section id="notifications-section" aria-labelledby="notifications-heading">
+            <h2 id="notifications-heading">"Notifications"</h2>
+            {show_loaded(data.notifications, |notifications| view! { <NotificationTable notifications=notifications /> })}
+        </section>
+    }
+}
+
+#[component]
+fn NotificationTable(notifications: Vec<Notification>) -> impl IntoView {
+    let empty = notifications.is_empty();
+    let rows = notifications
+        .into_iter()
+        .map(|notification| {
+            let status_class = match notification.status {
+                DeliveryStatus::Queued => "status-waiting",
+                DeliveryStatus::Sent => "status-ok",
+                DeliveryStatus::Failed => "status-failed",
+            };
+            view! {
+                <tr data-notification=notification.id>
+                    <td>{notification.recipient}</td>
+                    <td>{notification.subject}</td>
+                    <td class=status_class>{notification.status.label()}</td>
+                    <td class="number">{notification.attempts}</td>
+                    <td>{notification.last_error.unwrap_or_default()}</td>
+                    <td><LocalTime time=notification.created_at /></td>
+                    <td>
+                        {notification.sent_at.map(|time| view! { <LocalTime time=time /> })}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table id="notifications">
+                <thead>
+                    <tr>
+                        <th scope="col">"Recipient"</th>
+                        <th scope="col">"Subject"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col" class="number">"Attempts"</th>
+                        <th scope="col">"Last error"</th>
+                        <th scope="col">"Created"</th>
+                        <th scope="col">"Sent"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+        {empty.then(|| view! { <p id="notifications-empty" class="muted">"No notifications yet."</p> })}
+    }
+}

@@ -1,0 +1,67 @@
+//! `/`: all cases, newest first.
+
+use leptos::prelude::*;
+use rekey_types::Case;
+
+use crate::api;
+use crate::set_title;
+use crate::time::LocalTime;
+use crate::widgets::{LoadError, Loading, SeverityBadge};
+
+#[component]
+pub fn CaseListPage() -> impl IntoView {
+    set_title("Cases");
+    let cases = LocalResource::new(api::cases);
+
+    view! {
+        <div class="page-heading">
+            <h1>"Cases"</h1>
+            <a id="new-case" class="button" href="/cases/new">"New case"</a>
+        </div>
+        {move || match cases.get() {
+            None => view! { <Loading /> }.into_any(),
+            Some(Err(error)) => view! { <LoadError error=error /> }.into_any(),
+            Some(Ok(cases)) if cases.is_empty() => {
+                view! { <p id="cases-empty">"No cases yet. Open one with New case."</p> }.into_any()
+            }
+            Some(Ok(cases)) => view! { <CaseTable cases=cases /> }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn CaseTable(cases: Vec<Case>) -> impl IntoView {
+    let rows = cases
+        .into_iter()
+        .map(|case| {
+            let href = format!("/cases/{}", case.number);
+            view! {
+                <tr data-case=case.number>
+                    <td><a href=href.clone()>{case.reference}</a></td>
+                    <td><a href=href>{case.title}</a></td>
+                    <td><SeverityBadge severity=case.severity /></td>
+                    <td>{case.phase.label()}</td>
+                    <td class="number">{case.credential_count}</td>
+                    <td class="number">{case.finding_count}</td>
+                    <td><LocalTime time=case.updated_at /></td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table id="cases">
+            <thead>
+                <tr>
+                    <th scope="col">"Case"</th>
+                    <th scope="col">"Title"</th>
+                    <th scope="col">"Severity"</th>
+                    <th scope="col">"Phase"</th>
+                    <th scope="col" class="number">"Credentials"</th>
+                    <th scope="col" class="number">"Findings"</th>
+                    <th scope="col">"Updated"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+}
