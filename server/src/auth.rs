@@ -130,6 +130,10 @@ pub fn token_hash(token: &str) -> String {
 pub async fn create_session(state: &AppState, user_id: i64) -> Result<String> {
     let token = new_session_token();
     let now = now_millis();
+    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now)
+        .execute(&state.db.pool)
+        .await?;
     let lifetime = i64::try_from(state.settings.session_lifetime().as_millis()).unwrap_or(i64::MAX);
     sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",

@@ -31,7 +31,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// How the SMTP connection is protected.
+/// Protection of the SMTP connection.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum SmtpSecurity {
@@ -49,7 +49,7 @@ pub struct Settings {
     /// Address and port the HTTP server listens on.
     pub listen: SocketAddr,
     /// URL people use to reach Rekey; links in emails point here, and an `https` URL marks the
-    /// session cookie Secure.
+    /// session cookie Secure. Empty means `http://` followed by `listen`.
     pub public_url: String,
     /// Directory for the SQLite database and other files Rekey keeps.
     pub data_dir: PathBuf,
@@ -92,7 +92,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            public_url: "http://127.0.0.1:8080".to_string(),
+            public_url: String::new(),
             data_dir: PathBuf::from("rekey-data"),
             database_url: String::new(),
             site_dir: PathBuf::from("target/site"),
@@ -184,13 +184,13 @@ impl Settings {
 
     /// Checks values that parse but cannot work.
     pub fn check(&self) -> Result<(), ConfigError> {
-        let public_url = url::Url::parse(&self.public_url).map_err(|_| {
+        let public_url = url::Url::parse(&self.public_url()).map_err(|_| {
             ConfigError(format!(
                 "public_url '{}' is not a URL; use the form https://rekey.example.com",
                 self.public_url
             ))
         })?;
-        if !matches!(public_url.scheme(), "http" | "https") {
+        if !matches!(public_url.scheme(), "http" | "https") || public_url.host_str().is_none() {
             return Err(ConfigError(format!(
                 "public_url '{}' must start with http:// or https://",
                 self.public_url
@@ -242,7 +242,7 @@ impl Settings {
         Ok(())
     }
 
-    /// The database URL, with the SQLite default filled in.
+    /// Returns the database URL, with the SQLite default filled in.
     pub fn database_url(&self) -> String {
         if self.database_url.is_empty() {
             let path = self.data_dir.join("rekey.db");
@@ -252,12 +252,21 @@ impl Settings {
         }
     }
 
+    /// Returns the URL people use, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.public_url.trim_end_matches('/').to_string()
+        }
+    }
+
     pub fn mail_configured(&self) -> bool {
         !self.smtp_host.is_empty()
     }
 
     pub fn secure_cookies(&self) -> bool {
-        self.public_url.starts_with("https://")
+        self.public_url().starts_with("https://")
     }
 
     pub fn session_lifetime(&self) -> Duration {

@@ -36,7 +36,7 @@ pub struct ImportOutcome {
     pub findings_new: i64,
 }
 
-/// Who runs the import, for the record and the notification.
+/// User running the import, recorded with it and named in the notification.
 pub struct Importer {
     pub user_id: i64,
     pub display_name: String,

@@ -76,7 +76,7 @@ pub async fn enqueue_case_event(tx: &mut Tx, settings: &Settings, case_id: i64, 
     let phase: String = case.try_get("phase")?;
     let phase_label = Phase::parse(&phase).map(Phase::label).unwrap_or("unknown");
     let reference = case_reference(number);
-    let link = format!("{}/cases/{number}", settings.public_url.trim_end_matches('/'));
+    let link = format!("{}/cases/{number}", settings.public_url());
 
     let subject = redact(&format!("[{reference}] {}: {title}", event.headline()));
     let body = redact(&format!(
@@ -191,7 +191,7 @@ pub fn smtp_transport(settings: &Settings) -> anyhow::Result<AsyncSmtpTransport<
 fn build_message(settings: &Settings, email: &OutboxEmail) -> anyhow::Result<Message> {
     let from: Mailbox = settings.mail_from.parse()?;
     let to: Mailbox = email.recipient.parse()?;
-    let domain = url::Url::parse(&settings.public_url)
+    let domain = url::Url::parse(&settings.public_url())
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_else(|| "rekey.invalid".to_string());

@@ -132,7 +132,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = rekey::build(settings).await?;
     let generated = rekey::ensure_admin(&app.state.db, &app.state.settings).await?;
-    let url = app.state.settings.public_url.clone();
+    let url = app.state.settings.public_url();
     tracing::info!(address = %app.local_addr()?, "Rekey listening");
     println!("Rekey is running. Log in at {url}/login");
     if let Some(password) = generated {

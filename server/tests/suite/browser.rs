@@ -63,8 +63,8 @@ async fn connect(driver: &Driver, profile: &std::path::Path) -> Client {
             ],
         }),
     );
-    ClientBuilder::rustls()
-        .expect("rustls client")
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
         .capabilities(capabilities)
         .connect(&format!("http://127.0.0.1:{}", driver.port))
         .await
