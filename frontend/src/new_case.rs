@@ -21,6 +21,7 @@ fn new_case_request(
     detection_source: &str,
     external_ref: String,
     compromise_time: String,
+    restricted: bool,
 ) -> Result<NewCase, ApiError> {
     let title = title.trim().to_string();
     if title.is_empty() {
@@ -50,6 +51,7 @@ fn new_case_request(
         detection_source,
         external_ref: optional_text(&external_ref),
         compromise_time,
+        restricted,
     })
 }
 
@@ -64,6 +66,7 @@ pub fn NewCasePage() -> impl IntoView {
     let detection_source = RwSignal::new(DetectionSource::ALL[0].as_str().to_string());
     let external_ref = RwSignal::new(String::new());
     let compromise_time = RwSignal::new(String::new());
+    let restricted = RwSignal::new(false);
     let error: FormError = RwSignal::new(None);
     let pending = RwSignal::new(false);
 
@@ -79,6 +82,7 @@ pub fn NewCasePage() -> impl IntoView {
             &detection_source.get_untracked(),
             external_ref.get_untracked(),
             compromise_time.get_untracked(),
+            restricted.get_untracked(),
         );
         let request = match request {
             Ok(request) => request,
@@ -171,6 +175,18 @@ pub fn NewCasePage() -> impl IntoView {
                 placeholder="2023-07-10T12:20:00Z"
             />
             <p id="case-compromise-time-preview" class="hint" aria-live="polite">{time_preview}</p>
+            <div class="field checkbox">
+                <input
+                    id="case-restricted"
+                    type="checkbox"
+                    prop:checked=move || restricted.get()
+                    on:change=move |event| restricted.set(event_target_checked(&event))
+                />
+                <label for="case-restricted">"Restricted"</label>
+                <p class="hint">
+                    "Only members of the case see it; managers do not see it in lists or counts."
+                </p>
+            </div>
             <FormErrorMessage id="case-form-error" error=error />
             <div class="actions">
                 <button id="case-create" type="submit" aria-disabled=move || pending.get().then_some("true")>

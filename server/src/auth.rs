@@ -126,8 +126,15 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Where a login came from, stored with the session so that users can recognise it.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
 /// Stores a new session for `user_id` and returns its token.
-pub async fn create_session(state: &AppState, user_id: i64) -> Result<String> {
+pub async fn create_session(state: &AppState, user_id: i64, client: &ClientInfo) -> Result<String> {
     let token = new_session_token();
     let now = now_millis();
     sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
@@ -135,13 +142,20 @@ pub async fn create_session(state: &AppState, user_id: i64) -> Result<String> {
         .execute(&state.db.pool)
         .await?;
     let lifetime = i64::try_from(state.settings.session_lifetime().as_millis()).unwrap_or(i64::MAX);
+    let user_agent = client
+        .user_agent
+        .as_deref()
+        .map(|agent| agent.chars().take(300).collect::<String>());
     sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, client_address, user_agent) \
+         VALUES ($1, $2, $3, $4, $3, $5, $6)",
     )
     .bind(token_hash(&token))
     .bind(user_id)
     .bind(now)
     .bind(now.saturating_add(lifetime))
+    .bind(&client.address)
+    .bind(user_agent)
     .execute(&state.db.pool)
     .await?;
     Ok(token)
@@ -184,8 +198,7 @@ pub fn session_token(parts: &Parts) -> Option<String> {
 
 /// Rejects a state-changing request that lacks the CSRF header.
 pub fn require_csrf_header(parts: &Parts) -> Result<()> {
-    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-    if safe || parts.headers.contains_key(CSRF_HEADER) {
+    if is_safe_method(&parts.method) || parts.headers.contains_key(CSRF_HEADER) {
         return Ok(());
     }
     Err(Error::Forbidden(
@@ -193,29 +206,93 @@ pub fn require_csrf_header(parts: &Parts) -> Result<()> {
     ))
 }
 
+/// Whether a request only reads or may change something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    Read,
+    Change,
+}
+
 /// The signed-in user of a request. Extracting it rejects requests without a valid session
 /// with 401, and state-changing requests without the CSRF header with 403.
 #[derive(Debug, Clone)]
-pub struct User(pub CurrentUser);
+pub struct User(pub CurrentUser, pub Intent);
+
+/// How often a session's last-seen time is written, at most; reads in between skip the write.
+const LAST_SEEN_WRITE_INTERVAL_MILLIS: i64 = 60_000;
 
 impl FromRequestParts<AppState> for User {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let token = session_token(parts).ok_or(Error::Unauthorized)?;
+        let now = now_millis();
+        let idle = i64::try_from(state.settings.session_idle_timeout().as_millis()).unwrap_or(i64::MAX);
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.display_name, u.role \
+            "SELECT s.id AS session_id, s.last_seen_at, u.id, u.username, u.display_name, u.role \
              FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.disabled = 0",
         )
         .bind(token_hash(&token))
-        .bind(now_millis())
+        .bind(now)
+        .bind(now.saturating_sub(idle))
         .fetch_optional(&state.db.pool)
         .await?
         .ok_or(Error::Unauthorized)?;
         require_csrf_header(parts)?;
-        Ok(User(user_from_row(&row)?))
+
+        let last_seen: i64 = row.try_get("last_seen_at")?;
+        if now - last_seen > LAST_SEEN_WRITE_INTERVAL_MILLIS {
+            let session_id: i64 = row.try_get("session_id")?;
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(session_id)
+                .execute(&state.db.pool)
+                .await?;
+        }
+        let intent = if is_safe_method(&parts.method) {
+            Intent::Read
+        } else {
+            Intent::Change
+        };
+        Ok(User(user_from_row(&row)?, intent))
     }
+}
+
+pub fn is_safe_method(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+impl User {
+    pub fn id(&self) -> i64 {
+        self.0.id
+    }
+
+    pub fn role(&self) -> UserRole {
+        self.0.role
+    }
+
+    /// Rejects the request unless the user has one of `roles`.
+    pub fn require_role(&self, roles: &[UserRole]) -> Result<()> {
+        if roles.contains(&self.0.role) {
+            return Ok(());
+        }
+        Err(Error::Forbidden(format!(
+            "this action needs the role {}; yours is {}",
+            roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or "),
+            self.0.role.as_str()
+        )))
+    }
+}
+
+/// Ends every session of a user, except `keep` when given.
+pub async fn end_sessions(db: &Db, user_id: i64, keep: Option<i64>) -> Result<u64> {
+    let result = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+        .bind(user_id)
+        .bind(keep.unwrap_or(-1))
+        .execute(&db.pool)
+        .await?;
+    Ok(result.rows_affected())
 }
 
 /// Creates a user with a hashed password. Fails with 409 when the username is taken.

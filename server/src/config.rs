@@ -59,8 +59,10 @@ pub struct Settings {
     pub site_dir: PathBuf,
     /// Password for the first admin account, used only when no user exists yet.
     pub admin_password: Option<Secret>,
-    /// Hours a login session lasts.
+    /// Hours a login session lasts at most.
     pub session_hours: u32,
+    /// Minutes without a request after which a session ends.
+    pub session_idle_minutes: u32,
     /// Largest trail upload accepted, in megabytes, for all files of one request together.
     pub max_upload_mb: u64,
     /// SMTP server host name; empty means mail is not configured and stays in the outbox.
@@ -98,6 +100,7 @@ impl Default for Settings {
             site_dir: PathBuf::from("target/site"),
             admin_password: None,
             session_hours: 12,
+            session_idle_minutes: 120,
             max_upload_mb: 2048,
             smtp_host: String::new(),
             smtp_port: 587,
@@ -122,6 +125,7 @@ const KEYS: &[&str] = &[
     "site_dir",
     "admin_password",
     "session_hours",
+    "session_idle_minutes",
     "max_upload_mb",
     "smtp_host",
     "smtp_port",
@@ -208,6 +212,11 @@ impl Settings {
                 "session_hours must be at least 1".to_string(),
             ));
         }
+        if self.session_idle_minutes == 0 {
+            return Err(ConfigError(
+                "session_idle_minutes must be at least 1".to_string(),
+            ));
+        }
         if self.max_upload_mb == 0 {
             return Err(ConfigError(
                 "max_upload_mb must be at least 1".to_string(),
@@ -271,6 +280,10 @@ impl Settings {
 
     pub fn session_lifetime(&self) -> Duration {
         Duration::from_secs(u64::from(self.session_hours) * 3600)
+    }
+
+    pub fn session_idle_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.session_idle_minutes) * 60)
     }
 
     pub fn max_upload_bytes(&self) -> usize {

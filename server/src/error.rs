@@ -31,6 +31,8 @@ pub enum Error {
     },
     #[error("request body larger than {limit_mb} MB")]
     PayloadTooLarge { limit_mb: u64 },
+    #[error("too many failed attempts; try again in {retry_after_secs} seconds")]
+    TooManyRequests { retry_after_secs: u64 },
     /// Anything else. The cause is logged; the client sees a generic message.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -59,6 +61,7 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -71,6 +74,7 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::Conflict { .. } => "conflict",
             Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::TooManyRequests { .. } => "too_many_requests",
             Error::Internal(_) => "internal",
         }
     }
@@ -105,6 +109,11 @@ impl IntoResponse for Error {
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
+        if let Error::TooManyRequests { retry_after_secs } = &self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+        }
         if let Error::Internal(cause) = self {
             response
                 .extensions_mut()

@@ -15,6 +15,7 @@ pub mod db;
 pub mod error;
 pub mod import;
 pub mod mail;
+pub mod throttle;
 mod web;
 
 use config::Settings;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub mail_wakeup: Arc<Notify>,
     /// Bounds concurrent password hashing, so a burst of logins cannot take every core.
     pub hash_limiter: Arc<Semaphore>,
+    pub login_throttle: Arc<throttle::LoginThrottle>,
 }
 
 /// A built application, bound to its listening socket but not yet serving.
@@ -56,7 +58,8 @@ impl App {
             None
         };
         let router = web::router(self.state);
-        let result = axum::serve(self.listener, router)
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let result = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
         if let Some(worker) = worker {
@@ -79,6 +82,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings: Arc::new(settings),
         mail_wakeup: Arc::new(Notify::new()),
         hash_limiter: Arc::new(Semaphore::new(cores)),
+        login_throttle: Arc::new(throttle::LoginThrottle::default()),
     };
     Ok(App { state, listener })
 }

@@ -180,9 +180,11 @@ async fn import_trail(settings: Settings, case: &str, username: &str, paths: Vec
         .fetch_optional(&db.pool)
         .await?
         .ok_or_else(|| anyhow::anyhow!("case {case} not found"))?;
+    // The command line runs with the database's own access, so no case role applies.
     let case = CaseRef {
         id: case_row.try_get("id")?,
         number,
+        role: None,
     };
     let user = sqlx::query("SELECT id, display_name FROM users WHERE username = $1")
         .bind(username)

@@ -143,11 +143,38 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// Role of a user account across all cases.
     UserRole {
         Admin = "admin", "Administrator";
+        IncidentLead = "incident_lead", "Incident lead";
         Analyst = "analyst", "Analyst";
+        Manager = "manager", "Manager";
+        Stakeholder = "stakeholder", "Stakeholder";
     }
 );
+
+impl UserRole {
+    /// Tells whether users of this role may open new cases.
+    pub fn can_create_cases(self) -> bool {
+        matches!(self, UserRole::Admin | UserRole::IncidentLead | UserRole::Analyst)
+    }
+}
+
+wire_enum!(
+    /// Role of a member within one case.
+    CaseRole {
+        Lead = "lead", "Lead";
+        Analyst = "analyst", "Analyst";
+        Viewer = "viewer", "Viewer (read-only)";
+    }
+);
+
+impl CaseRole {
+    /// Tells whether this member may change the case.
+    pub fn can_write(self) -> bool {
+        matches!(self, CaseRole::Lead | CaseRole::Analyst)
+    }
+}
 
 wire_enum!(
     ImportStatus {

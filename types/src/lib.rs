@@ -7,9 +7,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod access;
 mod enums;
 mod validate;
 
+pub use access::*;
 pub use enums::*;
 pub use validate::*;
 
@@ -67,6 +69,9 @@ pub struct NewCase {
     /// RFC 3339 time with an explicit offset or `Z`, such as `2023-07-10T12:20:00Z`.
     #[serde(default)]
     pub compromise_time: Option<String>,
+    /// Hides the case from everyone but its members, managers included.
+    #[serde(default)]
+    pub restricted: bool,
 }
 
 /// A case as listed and opened.
@@ -87,6 +92,9 @@ pub struct Case {
     pub updated_at: DateTime<Utc>,
     pub credential_count: i64,
     pub finding_count: i64,
+    pub restricted: bool,
+    /// The caller's role in the case; `None` when a manager reads it without being a member.
+    pub my_role: Option<CaseRole>,
 }
 
 /// Body of `POST /api/v1/cases/{number}/phase`.

@@ -4,11 +4,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use rekey_types::{case_reference, parse_zoned_time, Case, DetectionSource, NewCase, Phase, PhaseChange, Severity};
+use rekey_types::{
+    case_reference, parse_zoned_time, Case, CaseRole, DetectionSource, NewCase, Phase, PhaseChange, Severity,
+    UserRole,
+};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::auth::User;
+use crate::auth::{Intent, User};
 use crate::db::{now_millis, optional_time_column, time_column, to_millis, Tx};
 use crate::error::{Error, Json, Result};
 use crate::mail::{self, CaseEvent};
@@ -21,38 +24,64 @@ pub fn router() -> Router<AppState> {
         .route("/cases/{number}/phase", post(change_phase))
 }
 
-/// A case the caller may work on, identified by its number in the URL.
+/// A case the caller may open, identified by its number in the URL.
 #[derive(Debug, Clone, Copy)]
 pub struct CaseRef {
     pub id: i64,
     pub number: i64,
+    /// The caller's role in the case; `None` for a manager reading without membership.
+    pub role: Option<CaseRole>,
 }
 
 impl CaseRef {
-    /// Looks up case `number` for `user`; 404 when it does not exist.
+    /// Looks up case `number` for `user`, checking access on the server for every case route.
     ///
-    /// NOTE: every signed-in user may open every case for now; per-case membership belongs
-    /// here, so that all case routes pick it up.
-    pub async fn load(state: &AppState, _user: &User, number: i64) -> Result<CaseRef> {
-        let row = sqlx::query("SELECT id FROM cases WHERE number = $1")
-            .bind(number)
-            .fetch_optional(&state.db.pool)
-            .await?
-            .ok_or(Error::NotFound("case"))?;
+    /// Members get their case role. Managers may read cases that are not restricted. Everyone
+    /// else gets 404, the same answer as for a case that does not exist, so that case numbers
+    /// reveal nothing. A request that changes something needs a member role that may write.
+    pub async fn load(state: &AppState, user: &User, number: i64) -> Result<CaseRef> {
+        let row = sqlx::query(
+            "SELECT c.id, c.restricted, m.role FROM cases c \
+             LEFT JOIN case_members m ON m.case_id = c.id AND m.user_id = $2 WHERE c.number = $1",
+        )
+        .bind(number)
+        .bind(user.id())
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or(Error::NotFound("case"))?;
+        let member_role: Option<String> = row.try_get("role")?;
+        let role = match member_role {
+            Some(role) => Some(CaseRole::parse(&role).ok_or_else(|| stored_value_error("role", &role))?),
+            None => None,
+        };
+        let restricted: i64 = row.try_get("restricted")?;
+        let manager_may_read = user.role() == UserRole::Manager && restricted == 0;
+        if role.is_none() && !manager_may_read {
+            tracing::warn!(case = number, user = user.id(), "access to case denied");
+            return Err(Error::NotFound("case"));
+        }
+        let may_write = role.is_some_and(CaseRole::can_write);
+        if user.1 == Intent::Change && !may_write {
+            tracing::warn!(case = number, user = user.id(), "change to read-only case denied");
+            return Err(Error::Forbidden(
+                "you have read-only access to this case".to_string(),
+            ));
+        }
         Ok(CaseRef {
             id: row.try_get("id")?,
             number,
+            role,
         })
     }
 }
 
 const CASE_COLUMNS: &str = "c.id, c.number, c.title, c.summary, c.severity, c.detection_source, \
     c.external_ref, c.phase, c.compromise_time, c.created_at, c.updated_at, \
-    u.display_name AS created_by, \
+    c.restricted, u.display_name AS created_by, \
     (SELECT COUNT(*) FROM credentials k WHERE k.case_id = c.id) AS credential_count, \
     (SELECT COUNT(*) FROM findings f WHERE f.case_id = c.id) AS finding_count";
 
-fn case_from_row(row: &AnyRow) -> Result<Case> {
+fn case_from_row(row: &AnyRow, my_role: Option<CaseRole>) -> Result<Case> {
     let number: i64 = row.try_get("number")?;
     let severity: String = row.try_get("severity")?;
     let detection_source: String = row.try_get("detection_source")?;
@@ -73,6 +102,8 @@ fn case_from_row(row: &AnyRow) -> Result<Case> {
         updated_at: time_column(row, "updated_at")?,
         credential_count: row.try_get("credential_count")?,
         finding_count: row.try_get("finding_count")?,
+        restricted: row.try_get::<i64, _>("restricted")? != 0,
+        my_role,
     })
 }
 
@@ -82,12 +113,25 @@ pub fn stored_value_error(column: &str, value: &str) -> Error {
     Error::Internal(anyhow::anyhow!("unexpected value '{value}' in column {column}"))
 }
 
-async fn list_cases(State(state): State<AppState>, _user: User) -> Result<Json<Vec<Case>>> {
+/// Lists the cases the caller may open: their own memberships, and for managers every case
+/// that is not restricted.
+async fn list_cases(State(state): State<AppState>, user: User) -> Result<Json<Vec<Case>>> {
     let sql = format!(
-        "SELECT {CASE_COLUMNS} FROM cases c JOIN users u ON u.id = c.created_by ORDER BY c.number DESC"
+        "SELECT {CASE_COLUMNS}, m.role AS my_role FROM cases c JOIN users u ON u.id = c.created_by \
+         LEFT JOIN case_members m ON m.case_id = c.id AND m.user_id = $1 \
+         WHERE m.user_id IS NOT NULL OR ($2 = 1 AND c.restricted = 0) ORDER BY c.number DESC"
     );
-    let rows = sqlx::query(&sql).fetch_all(&state.db.pool).await?;
-    let cases = rows.iter().map(case_from_row).collect::<Result<_>>()?;
+    let is_manager = i64::from(user.role() == UserRole::Manager);
+    let rows = sqlx::query(&sql)
+        .bind(user.id())
+        .bind(is_manager)
+        .fetch_all(&state.db.pool)
+        .await?;
+    let mut cases = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let role: Option<String> = row.try_get("my_role")?;
+        cases.push(case_from_row(row, role.as_deref().and_then(CaseRole::parse))?);
+    }
     Ok(Json(cases))
 }
 
@@ -99,7 +143,7 @@ pub async fn fetch_case(state: &AppState, case: CaseRef) -> Result<Case> {
         .bind(case.id)
         .fetch_one(&state.db.pool)
         .await?;
-    case_from_row(&row)
+    case_from_row(&row, case.role)
 }
 
 async fn get_case(State(state): State<AppState>, user: User, Path(number): Path<i64>) -> Result<Json<Case>> {
@@ -154,6 +198,12 @@ async fn create_case(
     user: User,
     Json(input): Json<NewCase>,
 ) -> Result<(StatusCode, Json<Case>)> {
+    if !user.role().can_create_cases() {
+        return Err(Error::Forbidden(format!(
+            "users with the role {} cannot open cases",
+            user.role().as_str()
+        )));
+    }
     let valid = validate_new_case(&input)?;
     let mut tx = state.db.begin().await?;
     // The counter row is locked by this UPDATE until commit, so concurrent creations get
@@ -165,8 +215,8 @@ async fn create_case(
     let now = now_millis();
     let id: i64 = sqlx::query(
         "INSERT INTO cases (number, title, summary, severity, detection_source, external_ref, phase, \
-         compromise_time, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+         compromise_time, restricted, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
     )
     .bind(number)
     .bind(&valid.title)
@@ -176,15 +226,23 @@ async fn create_case(
     .bind(&valid.external_ref)
     .bind(Phase::Identification.as_str())
     .bind(valid.compromise_time)
-    .bind(user.0.id)
+    .bind(i64::from(input.restricted))
+    .bind(user.id())
     .bind(now)
     .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
+    sqlx::query("INSERT INTO case_members (case_id, user_id, role, added_by, added_at) VALUES ($1, $2, $3, $2, $4)")
+        .bind(id)
+        .bind(user.id())
+        .bind(CaseRole::Lead.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
 
     tracing::info!(case = number, user = user.0.id, "case created");
-    let case = fetch_case(&state, CaseRef { id, number }).await?;
+    let case = fetch_case(&state, CaseRef { id, number, role: Some(CaseRole::Lead) }).await?;
     Ok((StatusCode::CREATED, Json(case)))
 }
 

@@ -8,8 +8,10 @@ use crate::AppState;
 pub mod cases;
 pub mod credentials;
 pub mod imports;
+pub mod members;
 pub mod session;
 pub mod stakeholders;
+pub mod users;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -18,5 +20,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(credentials::router())
         .merge(imports::router(state.settings.max_upload_bytes()))
         .merge(stakeholders::router())
+        .merge(members::router())
+        .merge(users::router())
         .fallback(|| async { Error::NotFound("API route") })
 }

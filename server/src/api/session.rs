@@ -1,6 +1,8 @@
 //! Login, logout and the current user.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -32,15 +34,34 @@ async fn current_user(user: User) -> Json<CurrentUser> {
 /// Message for every failed login, so that it does not reveal which accounts exist.
 const LOGIN_FAILED: &str = "invalid username or password";
 
-async fn login(State(state): State<AppState>, headers: HeaderMap, Json(input): Json<LoginRequest>) -> Result<Response> {
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(input): Json<LoginRequest>,
+) -> Result<Response> {
     if !headers.contains_key(auth::CSRF_HEADER) {
         return Err(Error::Forbidden(
             "missing X-Requested-With header; state-changing requests must send it".to_string(),
         ));
     }
-    let user = auth::check_login(&state, input.username.trim(), &input.password).await?;
+    let username = input.username.trim();
+    let keys = [
+        format!("user:{}", username.to_lowercase()),
+        format!("address:{}", peer.ip()),
+    ];
+    let wait = state.login_throttle.wait_time(&keys);
+    if !wait.is_zero() {
+        tracing::warn!(username, address = %peer.ip(), "login throttled");
+        return Err(Error::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+
+    let user = auth::check_login(&state, username, &input.password).await?;
     let Some(user) = user else {
-        tracing::warn!(username = %input.username.trim(), "login failed");
+        state.login_throttle.record_failure(&keys);
+        tracing::warn!(username, address = %peer.ip(), "login failed");
         let body = rekey_types::ErrorBody {
             error: rekey_types::ErrorDetail {
                 code: "unauthorized".into(),
@@ -50,8 +71,16 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Json(input): J
         };
         return Ok((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response());
     };
-    let token = auth::create_session(&state, user.id).await?;
-    tracing::info!(user = user.id, "login");
+    state.login_throttle.record_success(&keys[..1]);
+    let client = auth::ClientInfo {
+        address: Some(peer.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string),
+    };
+    let token = auth::create_session(&state, user.id, &client).await?;
+    tracing::info!(user = user.id, address = %peer.ip(), "login");
     let cookie = auth::session_cookie(&token, &state);
     Ok(([(header::SET_COOKIE, cookie)], Json(user)).into_response())
 }

@@ -262,3 +262,47 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A second signed-in user of a test app, with its own cookie jar.
+pub struct Session {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Session {
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .header("X-Requested-With", "rekey")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path).json(body).send().await.unwrap()
+    }
+}
+
+impl TestApp {
+    /// Creates a user with `role` through the API (the admin must be signed in) and returns
+    /// a session signed in as that user.
+    pub async fn user_session(&self, username: &str, role: &str) -> Session {
+        let password = format!("{username} password for tests");
+        let body = serde_json::json!({"username": username, "role": role, "password": password});
+        expect_status(self.post("/api/v1/users", &body).await, StatusCode::CREATED).await;
+        self.session_for(username, &password).await
+    }
+
+    /// Signs in as an existing user in a fresh cookie jar.
+    pub async fn session_for(&self, username: &str, password: &str) -> Session {
+        let session = Session {
+            base: self.base.clone(),
+            client: new_client(),
+        };
+        let body = serde_json::json!({"username": username, "password": password});
+        expect_status(session.post("/api/v1/session", &body).await, StatusCode::OK).await;
+        session
+    }
+}

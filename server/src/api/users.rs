@@ -1,0 +1,233 @@
+//! User accounts (administrators) and the signed-in user's own password and sessions.
+
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, patch, post};
+use axum::Router;
+use rekey_types::{validate_email, CreatedUser, PasswordChange, SessionInfo, UserAccount, UserRole, UserUpdate};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::api::cases::stored_value_error;
+use crate::auth::{self, User};
+use crate::db::{now_millis, time_column};
+use crate::error::{Error, Json, Result};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(list_users).post(create_user))
+        .route("/users/{id}", patch(update_user))
+        .route("/account/password", post(change_password))
+        .route("/account/sessions", get(list_sessions))
+        .route("/account/sessions/{id}", delete(end_session))
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, email, role, disabled, created_at";
+
+fn account_from_row(row: &AnyRow) -> Result<UserAccount> {
+    let role: String = row.try_get("role")?;
+    Ok(UserAccount {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        email: row.try_get("email")?,
+        role: UserRole::parse(&role).ok_or_else(|| stored_value_error("role", &role))?,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+        created_at: time_column(row, "created_at")?,
+    })
+}
+
+async fn fetch_account(state: &AppState, id: i64) -> Result<UserAccount> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or(Error::NotFound("user"))?;
+    account_from_row(&row)
+}
+
+async fn list_users(State(state): State<AppState>, user: User) -> Result<Json<Vec<UserAccount>>> {
+    user.require_role(&[UserRole::Admin])?;
+    let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY username");
+    let rows = sqlx::query(&sql).fetch_all(&state.db.pool).await?;
+    Ok(Json(rows.iter().map(account_from_row).collect::<Result<_>>()?))
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    user: User,
+    Json(input): Json<rekey_types::NewUser>,
+) -> Result<(StatusCode, Json<CreatedUser>)> {
+    user.require_role(&[UserRole::Admin])?;
+    let username = input.username.trim();
+    let email = input.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    if let Some(email) = email {
+        validate_email(email).map_err(|message| Error::invalid("email", message))?;
+    }
+    let display_name = input
+        .display_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(username);
+    let (password, generated) = match input.password {
+        Some(password) => (password, None),
+        None => {
+            let password = auth::generate_password();
+            (password.clone(), Some(password))
+        }
+    };
+    let id = auth::create_user(&state.db, username, display_name, email, input.role, &password).await?;
+    tracing::info!(user = id, role = %input.role, by = user.id(), "user created");
+    let account = fetch_account(&state, id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedUser {
+            user: account,
+            generated_password: generated,
+        }),
+    ))
+}
+
+async fn update_user(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<i64>,
+    Json(input): Json<UserUpdate>,
+) -> Result<Json<UserAccount>> {
+    user.require_role(&[UserRole::Admin])?;
+    let current = fetch_account(&state, id).await?;
+    let demotes_admin = current.role == UserRole::Admin
+        && (input.role.is_some_and(|r| r != UserRole::Admin) || input.disabled == Some(true));
+    if demotes_admin && id == user.id() {
+        return Err(Error::invalid(
+            "role",
+            "you cannot remove your own administrator role or disable yourself; ask another administrator",
+        ));
+    }
+    if let Some(password) = &input.reset_password {
+        auth::validate_new_password(password)?;
+    }
+    let display_name = match input.display_name.as_deref().map(str::trim) {
+        Some("") => return Err(Error::invalid("display_name", "display_name must not be empty")),
+        Some(name) => name.to_string(),
+        None => current.display_name.clone(),
+    };
+    let role = input.role.unwrap_or(current.role);
+    let disabled = input.disabled.unwrap_or(current.disabled);
+    let hash = match &input.reset_password {
+        Some(password) => Some(auth::hash_password(password.clone()).await?),
+        None => None,
+    };
+
+    let mut tx = state.db.begin().await?;
+    sqlx::query(
+        "UPDATE users SET role = $1, disabled = $2, display_name = $3, \
+         password_hash = COALESCE($4, password_hash) WHERE id = $5",
+    )
+    .bind(role.as_str())
+    .bind(i64::from(disabled))
+    .bind(&display_name)
+    .bind(hash)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    let ends_sessions = disabled || input.reset_password.is_some() || role != current.role;
+    if ends_sessions {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(user = id, by = user.id(), %role, disabled, sessions_ended = ends_sessions, "user updated");
+    Ok(Json(fetch_account(&state, id).await?))
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    user: User,
+    parts: Parts,
+    Json(input): Json<PasswordChange>,
+) -> Result<StatusCode> {
+    let stored_hash: String = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user.id())
+        .fetch_one(&state.db.pool)
+        .await?
+        .try_get("password_hash")?;
+    if !auth::verify_password(input.current_password.clone(), stored_hash).await? {
+        return Err(Error::invalid("current_password", "current_password is not your current password"));
+    }
+    auth::validate_new_password(&input.new_password).map_err(|e| match e {
+        Error::Invalid { message, .. } => Error::invalid("new_password", message.replace("password", "new_password")),
+        other => other,
+    })?;
+    let hash = auth::hash_password(input.new_password.clone()).await?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(user.id())
+        .execute(&state.db.pool)
+        .await?;
+    let current = current_session_id(&state, &parts).await?;
+    let ended = auth::end_sessions(&state.db, user.id(), current).await?;
+    tracing::info!(user = user.id(), other_sessions_ended = ended, "password changed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn current_session_id(state: &AppState, parts: &Parts) -> Result<Option<i64>> {
+    let Some(token) = auth::session_token(parts) else {
+        return Ok(None);
+    };
+    let row = sqlx::query("SELECT id FROM sessions WHERE token_hash = $1")
+        .bind(auth::token_hash(&token))
+        .fetch_optional(&state.db.pool)
+        .await?;
+    Ok(match row {
+        Some(row) => Some(row.try_get("id")?),
+        None => None,
+    })
+}
+
+async fn list_sessions(State(state): State<AppState>, user: User, parts: Parts) -> Result<Json<Vec<SessionInfo>>> {
+    let current = current_session_id(&state, &parts).await?;
+    let rows = sqlx::query(
+        "SELECT id, created_at, last_seen_at, expires_at, client_address, user_agent FROM sessions \
+         WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC",
+    )
+    .bind(user.id())
+    .bind(now_millis())
+    .fetch_all(&state.db.pool)
+    .await?;
+    let sessions = rows
+        .iter()
+        .map(|row| {
+            let id: i64 = row.try_get("id")?;
+            Ok(SessionInfo {
+                id,
+                created_at: time_column(row, "created_at")?,
+                last_seen_at: time_column(row, "last_seen_at")?,
+                expires_at: time_column(row, "expires_at")?,
+                client_address: row.try_get("client_address")?,
+                user_agent: row.try_get("user_agent")?,
+                current: Some(id) == current,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(Json(sessions))
+}
+
+async fn end_session(State(state): State<AppState>, user: User, Path(id): Path<i64>) -> Result<StatusCode> {
+    let result = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user.id())
+        .execute(&state.db.pool)
+        .await?;
+    if result.rows_affected() == 0 {
+        return Err(Error::NotFound("session"));
+    }
+    tracing::info!(user = user.id(), session = id, "session ended by its user");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,97 @@
+//! Accounts, sessions and case membership.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{CaseRole, UserRole};
+
+/// A user account as administrators see it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserAccount {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub role: UserRole,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Body of `POST /api/v1/users`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub username: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    pub role: UserRole,
+    /// Initial password; when absent the server generates one and returns it once.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// Response of `POST /api/v1/users`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CreatedUser {
+    pub user: UserAccount,
+    /// The generated password, present only when the request gave none. It is not stored in
+    /// clear and cannot be shown again.
+    pub generated_password: Option<String>,
+}
+
+/// Body of `PATCH /api/v1/users/{id}`; absent fields stay as they are.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    #[serde(default)]
+    pub role: Option<UserRole>,
+    /// Disabling a user ends all of their sessions.
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Sets a new password and ends all of the user's sessions.
+    #[serde(default)]
+    pub reset_password: Option<String>,
+}
+
+/// Body of `POST /api/v1/account/password`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// A login session of the signed-in user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SessionInfo {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub client_address: Option<String>,
+    pub user_agent: Option<String>,
+    /// True for the session that made this request.
+    pub current: bool,
+}
+
+/// A member of a case.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CaseMember {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: CaseRole,
+    pub added_at: DateTime<Utc>,
+}
+
+/// Body of `POST /api/v1/cases/{number}/members`; adding an existing member changes their role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCaseMember {
+    pub username: String,
+    pub role: CaseRole,
+}
