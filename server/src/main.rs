@@ -68,7 +68,7 @@ enum UserCommand {
         name: Option<String>,
         #[arg(long)]
         email: Option<String>,
-        /// admin or analyst.
+        /// admin, incident_lead, analyst, manager or stakeholder.
         #[arg(long, default_value = "analyst", value_parser = parse_role)]
         role: UserRole,
     },
