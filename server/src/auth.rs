@@ -104,7 +104,7 @@ pub async fn check_login(state: &AppState, username: &str, password: &str) -> Re
     Ok(Some(user_from_row(&row)?))
 }
 
-fn user_from_row(row: &sqlx::any::AnyRow) -> Result<CurrentUser> {
+pub fn user_from_row(row: &sqlx::any::AnyRow) -> Result<CurrentUser> {
     let role: String = row.try_get("role")?;
     Ok(CurrentUser {
         id: row.try_get("id")?,
@@ -213,10 +213,20 @@ pub enum Intent {
     Change,
 }
 
+/// How a request proved who made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A login session cookie.
+    Session,
+    /// An API token in the `Authorization` header.
+    Token,
+}
+
 /// The signed-in user of a request. Extracting it rejects requests without a valid session
-/// with 401, and state-changing requests without the CSRF header with 403.
+/// or API token with 401, cookie requests that change something without the CSRF header
+/// with 403, and token requests outside the token's scopes with 403.
 #[derive(Debug, Clone)]
-pub struct User(pub CurrentUser, pub Intent);
+pub struct User(pub CurrentUser, pub Intent, pub AuthMethod);
 
 /// How often a session's last-seen time is written, at most; reads in between skip the write.
 const LAST_SEEN_WRITE_INTERVAL_MILLIS: i64 = 60_000;
@@ -225,6 +235,16 @@ impl FromRequestParts<AppState> for User {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let intent = if is_safe_method(&parts.method) {
+            Intent::Read
+        } else {
+            Intent::Change
+        };
+        if let Some(bearer) = crate::tokens::bearer_token(parts)? {
+            let user = crate::tokens::authenticate(state, parts, &bearer).await?;
+            return Ok(User(user, intent, AuthMethod::Token));
+        }
+
         let token = session_token(parts).ok_or(Error::Unauthorized)?;
         let now = now_millis();
         let idle = i64::try_from(state.settings.session_idle_timeout().as_millis()).unwrap_or(i64::MAX);
@@ -250,12 +270,7 @@ impl FromRequestParts<AppState> for User {
                 .execute(&state.db.pool)
                 .await?;
         }
-        let intent = if is_safe_method(&parts.method) {
-            Intent::Read
-        } else {
-            Intent::Change
-        };
-        Ok(User(user_from_row(&row)?, intent))
+        Ok(User(user_from_row(&row)?, intent, AuthMethod::Session))
     }
 }
 
@@ -270,6 +285,17 @@ impl User {
 
     pub fn role(&self) -> UserRole {
         self.0.role
+    }
+
+    /// Rejects requests made with an API token, for actions that only a person may take,
+    /// such as managing tokens or passwords.
+    pub fn require_session(&self) -> Result<()> {
+        if self.2 == AuthMethod::Token {
+            return Err(Error::Forbidden(
+                "API tokens cannot do this; sign in with a password".to_string(),
+            ));
+        }
+        Ok(())
     }
 
     /// Rejects the request unless the user has one of `roles`.

@@ -16,6 +16,7 @@ pub mod error;
 pub mod import;
 pub mod mail;
 pub mod throttle;
+pub mod tokens;
 mod web;
 
 use config::Settings;

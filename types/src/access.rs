@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{CaseRole, UserRole};
+use crate::{CaseRole, TokenScope, UserRole};
 
 /// A user account as administrators see it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -94,4 +94,36 @@ pub struct CaseMember {
 pub struct NewCaseMember {
     pub username: String,
     pub role: CaseRole,
+}
+
+/// An API token for automation, without its secret.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub scopes: Vec<TokenScope>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+}
+
+/// Body of `POST /api/v1/account/tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiToken {
+    pub name: String,
+    pub scopes: Vec<TokenScope>,
+    /// Days until the token expires, 1 to 365; 90 when absent.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// Response of `POST /api/v1/account/tokens`. The secret is shown only here; the server
+/// keeps its SHA-256.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CreatedApiToken {
+    pub token: ApiToken,
+    /// Value for the `Authorization: Bearer` header.
+    pub secret: String,
 }

@@ -177,6 +177,16 @@ impl CaseRole {
 }
 
 wire_enum!(
+    /// What an API token may do: `read` allows GET requests, `write` every change, and
+    /// `import` only trail uploads.
+    TokenScope {
+        Read = "read", "Read";
+        Write = "write", "Write";
+        Import = "import", "Import trails";
+    }
+);
+
+wire_enum!(
     ImportStatus {
         Completed = "completed", "Completed";
         Failed = "failed", "Failed, nothing kept";

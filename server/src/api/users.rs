@@ -5,13 +5,17 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
 use axum::Router;
-use rekey_types::{validate_email, CreatedUser, PasswordChange, SessionInfo, UserAccount, UserRole, UserUpdate};
+use rekey_types::{
+    validate_email, ApiToken, CreatedApiToken, CreatedUser, NewApiToken, PasswordChange, SessionInfo, UserAccount,
+    UserRole, UserUpdate,
+};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::api::cases::stored_value_error;
 use crate::auth::{self, User};
-use crate::db::{now_millis, time_column};
+use crate::db::{now_millis, optional_time_column, time_column};
+use crate::tokens;
 use crate::error::{Error, Json, Result};
 use crate::AppState;
 
@@ -22,6 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/account/password", post(change_password))
         .route("/account/sessions", get(list_sessions))
         .route("/account/sessions/{id}", delete(end_session))
+        .route("/account/tokens", get(list_tokens).post(create_token))
+        .route("/account/tokens/{id}", delete(revoke_token))
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, email, role, disabled, created_at";
@@ -50,6 +56,7 @@ async fn fetch_account(state: &AppState, id: i64) -> Result<UserAccount> {
 }
 
 async fn list_users(State(state): State<AppState>, user: User) -> Result<Json<Vec<UserAccount>>> {
+    user.require_session()?;
     user.require_role(&[UserRole::Admin])?;
     let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY username");
     let rows = sqlx::query(&sql).fetch_all(&state.db.pool).await?;
@@ -61,6 +68,7 @@ async fn create_user(
     user: User,
     Json(input): Json<rekey_types::NewUser>,
 ) -> Result<(StatusCode, Json<CreatedUser>)> {
+    user.require_session()?;
     user.require_role(&[UserRole::Admin])?;
     let username = input.username.trim();
     let email = input.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
@@ -98,6 +106,7 @@ async fn update_user(
     Path(id): Path<i64>,
     Json(input): Json<UserUpdate>,
 ) -> Result<Json<UserAccount>> {
+    user.require_session()?;
     user.require_role(&[UserRole::Admin])?;
     let current = fetch_account(&state, id).await?;
     let demotes_admin = current.role == UserRole::Admin
@@ -153,6 +162,7 @@ async fn change_password(
     parts: Parts,
     Json(input): Json<PasswordChange>,
 ) -> Result<StatusCode> {
+    user.require_session()?;
     let stored_hash: String = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
         .bind(user.id())
         .fetch_one(&state.db.pool)
@@ -192,6 +202,7 @@ async fn current_session_id(state: &AppState, parts: &Parts) -> Result<Option<i6
 }
 
 async fn list_sessions(State(state): State<AppState>, user: User, parts: Parts) -> Result<Json<Vec<SessionInfo>>> {
+    user.require_session()?;
     let current = current_session_id(&state, &parts).await?;
     let rows = sqlx::query(
         "SELECT id, created_at, last_seen_at, expires_at, client_address, user_agent FROM sessions \
@@ -220,6 +231,7 @@ async fn list_sessions(State(state): State<AppState>, user: User, parts: Parts) 
 }
 
 async fn end_session(State(state): State<AppState>, user: User, Path(id): Path<i64>) -> Result<StatusCode> {
+    user.require_session()?;
     let result = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user.id())
@@ -229,5 +241,85 @@ async fn end_session(State(state): State<AppState>, user: User, Path(id): Path<i
         return Err(Error::NotFound("session"));
     }
     tracing::info!(user = user.id(), session = id, "session ended by its user");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+const DEFAULT_TOKEN_DAYS: u32 = 90;
+const MAX_TOKEN_DAYS: u32 = 365;
+
+fn token_from_row(row: &AnyRow) -> Result<ApiToken> {
+    Ok(ApiToken {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        scopes: tokens::scopes_from_text(&row.try_get::<String, _>("scopes")?),
+        created_at: time_column(row, "created_at")?,
+        expires_at: time_column(row, "expires_at")?,
+        last_used_at: optional_time_column(row, "last_used_at")?,
+        revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+    })
+}
+
+const TOKEN_COLUMNS: &str = "id, name, scopes, created_at, expires_at, last_used_at, revoked_at";
+
+async fn list_tokens(State(state): State<AppState>, user: User) -> Result<Json<Vec<ApiToken>>> {
+    user.require_session()?;
+    let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id DESC");
+    let rows = sqlx::query(&sql).bind(user.id()).fetch_all(&state.db.pool).await?;
+    Ok(Json(rows.iter().map(token_from_row).collect::<Result<_>>()?))
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    user: User,
+    Json(input): Json<NewApiToken>,
+) -> Result<(StatusCode, Json<CreatedApiToken>)> {
+    user.require_session()?;
+    let name = input.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::invalid("name", "name is missing or longer than 100 characters; say what uses the token"));
+    }
+    if input.scopes.is_empty() {
+        return Err(Error::invalid("scopes", "scopes is empty; choose read, write or import"));
+    }
+    let days = input.expires_in_days.unwrap_or(DEFAULT_TOKEN_DAYS);
+    if !(1..=MAX_TOKEN_DAYS).contains(&days) {
+        return Err(Error::invalid(
+            "expires_in_days",
+            format!("expires_in_days must be between 1 and {MAX_TOKEN_DAYS}"),
+        ));
+    }
+    let secret = tokens::new_token();
+    let now = now_millis();
+    let expires_at = now + i64::from(days) * 24 * 3600 * 1000;
+    let sql = format!(
+        "INSERT INTO api_tokens (user_id, name, token_hash, scopes, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {TOKEN_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(user.id())
+        .bind(name)
+        .bind(auth::token_hash(&secret))
+        .bind(tokens::scopes_to_text(&input.scopes))
+        .bind(now)
+        .bind(expires_at)
+        .fetch_one(&state.db.pool)
+        .await?;
+    let token = token_from_row(&row)?;
+    tracing::info!(user = user.id(), token = token.id, "API token created");
+    Ok((StatusCode::CREATED, Json(CreatedApiToken { token, secret })))
+}
+
+async fn revoke_token(State(state): State<AppState>, user: User, Path(id): Path<i64>) -> Result<StatusCode> {
+    user.require_session()?;
+    let result = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+        .bind(now_millis())
+        .bind(id)
+        .bind(user.id())
+        .execute(&state.db.pool)
+        .await?;
+    if result.rows_affected() == 0 {
+        return Err(Error::NotFound("API token"));
+    }
+    tracing::info!(user = user.id(), token = id, "API token revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,4 +9,5 @@ mod browser;
 mod cases;
 mod imports;
 mod mail;
+mod tokens;
 mod trail_fixtures;
