@@ -226,7 +226,14 @@ pub enum AuthMethod {
 /// or API token with 401, cookie requests that change something without the CSRF header
 /// with 403, and token requests outside the token's scopes with 403.
 #[derive(Debug, Clone)]
-pub struct User(pub CurrentUser, pub Intent, pub AuthMethod);
+pub struct User {
+    pub account: CurrentUser,
+    pub intent: Intent,
+    pub method: AuthMethod,
+    /// Request path as the client sent it, before nested routers strip their prefix, for
+    /// checks that depend on the part of a case being read.
+    pub path: String,
+}
 
 /// How often a session's last-seen time is written, at most; reads in between skip the write.
 const LAST_SEEN_WRITE_INTERVAL_MILLIS: i64 = 60_000;
@@ -242,7 +249,12 @@ impl FromRequestParts<AppState> for User {
         };
         if let Some(bearer) = crate::tokens::bearer_token(parts)? {
             let user = crate::tokens::authenticate(state, parts, &bearer).await?;
-            return Ok(User(user, intent, AuthMethod::Token));
+            return Ok(User {
+                account: user,
+                intent,
+                method: AuthMethod::Token,
+                path: original_path(parts),
+            });
         }
 
         let token = session_token(parts).ok_or(Error::Unauthorized)?;
@@ -270,7 +282,19 @@ impl FromRequestParts<AppState> for User {
                 .execute(&state.db.pool)
                 .await?;
         }
-        Ok(User(user_from_row(&row)?, intent, AuthMethod::Session))
+        Ok(User {
+            account: user_from_row(&row)?,
+            intent,
+            method: AuthMethod::Session,
+            path: original_path(parts),
+        })
+    }
+}
+
+fn original_path(parts: &Parts) -> String {
+    match parts.extensions.get::<axum::extract::OriginalUri>() {
+        Some(original) => original.path().to_string(),
+        None => parts.uri.path().to_string(),
     }
 }
 
@@ -280,17 +304,17 @@ pub fn is_safe_method(method: &Method) -> bool {
 
 impl User {
     pub fn id(&self) -> i64 {
-        self.0.id
+        self.account.id
     }
 
     pub fn role(&self) -> UserRole {
-        self.0.role
+        self.account.role
     }
 
     /// Rejects requests made with an API token, for actions that only a person may take,
     /// such as managing tokens or passwords.
     pub fn require_session(&self) -> Result<()> {
-        if self.2 == AuthMethod::Token {
+        if self.method == AuthMethod::Token {
             return Err(Error::Forbidden(
                 "API tokens cannot do this; sign in with a password".to_string(),
             ));
@@ -300,13 +324,13 @@ impl User {
 
     /// Rejects the request unless the user has one of `roles`.
     pub fn require_role(&self, roles: &[UserRole]) -> Result<()> {
-        if roles.contains(&self.0.role) {
+        if roles.contains(&self.account.role) {
             return Ok(());
         }
         Err(Error::Forbidden(format!(
             "this action needs the role {}; yours is {}",
             roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or "),
-            self.0.role.as_str()
+            self.account.role.as_str()
         )))
     }
 }

@@ -109,6 +109,24 @@ pub async fn enqueue_case_event(tx: &mut Tx, settings: &Settings, case_id: i64, 
     Ok(stakeholders.len() as u64)
 }
 
+/// Queues one email to `recipient` inside the caller's transaction. The caller redacts the
+/// parts of `subject` and `body` that people typed, with [`redact`].
+pub async fn enqueue_email(tx: &mut Tx, case_id: Option<i64>, recipient: &str, subject: &str, body: &str) -> Result<()> {
+    let now = now_millis();
+    sqlx::query(
+        "INSERT INTO outbox (case_id, recipient, subject, body, status, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $5)",
+    )
+    .bind(case_id)
+    .bind(recipient)
+    .bind(subject)
+    .bind(body)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// A queued email claimed by this worker.
 struct OutboxEmail {
     id: i64,

@@ -50,6 +50,7 @@ fn required_scopes(parts: &Parts) -> &'static [TokenScope] {
     if crate::auth::is_safe_method(&parts.method) {
         return &[TokenScope::Read];
     }
+    // Nested routers strip their prefix from `uri`, but the suffix stays the same.
     let is_upload = parts.method == Method::POST && parts.uri.path().ends_with("/imports");
     if is_upload {
         &[TokenScope::Import, TokenScope::Write]

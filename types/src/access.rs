@@ -127,3 +127,62 @@ pub struct CreatedApiToken {
     /// Value for the `Authorization: Bearer` header.
     pub secret: String,
 }
+
+/// Body of `POST /api/v1/cases/{number}/invitations`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvitation {
+    pub name: String,
+    pub email: String,
+    /// Case sections the stakeholder may read besides the overview, such as `notifications`.
+    #[serde(default)]
+    pub sections: Vec<String>,
+    /// Hours until the link expires, 1 to 336; 72 when absent.
+    #[serde(default)]
+    pub expires_in_hours: Option<u32>,
+}
+
+/// An invitation of a stakeholder to one case.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Invitation {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub sections: Vec<String>,
+    pub invited_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// Single-use link to accept the invitation, present only in the response that creates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+/// What the invitation link shows before it is accepted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InvitationPreview {
+    pub case_reference: String,
+    pub name: String,
+    pub email: String,
+    pub invited_by: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Body of `POST /api/v1/invitations/{token}/accept`: the new stakeholder account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitation {
+    pub username: String,
+    pub password: String,
+}
+
+/// Case sections that can be shared with stakeholder accounts. The overview is always shared;
+/// trail events, findings and the rest only when listed.
+pub const SHAREABLE_SECTIONS: &[&str] = &[
+    "credentials",
+    "imports",
+    "findings",
+    "stakeholders",
+    "notifications",
+    "members",
+];

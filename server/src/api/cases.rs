@@ -41,7 +41,7 @@ impl CaseRef {
     /// reveal nothing. A request that changes something needs a member role that may write.
     pub async fn load(state: &AppState, user: &User, number: i64) -> Result<CaseRef> {
         let row = sqlx::query(
-            "SELECT c.id, c.restricted, m.role FROM cases c \
+            "SELECT c.id, c.restricted, m.role, m.shared_sections FROM cases c \
              LEFT JOIN case_members m ON m.case_id = c.id AND m.user_id = $2 WHERE c.number = $1",
         )
         .bind(number)
@@ -60,8 +60,15 @@ impl CaseRef {
             tracing::warn!(case = number, user = user.id(), "access to case denied");
             return Err(Error::NotFound("case"));
         }
-        let may_write = role.is_some_and(CaseRole::can_write);
-        if user.1 == Intent::Change && !may_write {
+        if user.role() == UserRole::Stakeholder {
+            let shared: Option<String> = row.try_get("shared_sections")?;
+            if !section_shared(&user.path, shared.as_deref().unwrap_or("")) {
+                tracing::warn!(case = number, user = user.id(), path = %user.path, "section not shared with stakeholder");
+                return Err(Error::NotFound("case"));
+            }
+        }
+        let may_write = role.is_some_and(CaseRole::can_write) && user.role() != UserRole::Stakeholder;
+        if user.intent == Intent::Change && !may_write {
             tracing::warn!(case = number, user = user.id(), "change to read-only case denied");
             return Err(Error::Forbidden(
                 "you have read-only access to this case".to_string(),
@@ -72,6 +79,21 @@ impl CaseRef {
             number,
             role,
         })
+    }
+}
+
+/// Tells whether a stakeholder may read the case section of `path`: the overview
+/// (`…/cases/{number}`) always, any other section only when listed in `shared`. A path
+/// without a `cases` segment is a section nobody shared.
+fn section_shared(path: &str, shared: &str) -> bool {
+    let mut segments = path.split('/').filter(|s| !s.is_empty());
+    if !segments.any(|segment| segment == "cases") {
+        return false;
+    }
+    let _number = segments.next();
+    match segments.next() {
+        None => true,
+        Some(section) => shared.split(',').any(|s| s == section),
     }
 }
 
@@ -241,7 +263,7 @@ async fn create_case(
         .await?;
     tx.commit().await?;
 
-    tracing::info!(case = number, user = user.0.id, "case created");
+    tracing::info!(case = number, user = user.account.id, "case created");
     let case = fetch_case(&state, CaseRef { id, number, role: Some(CaseRole::Lead) }).await?;
     Ok((StatusCode::CREATED, Json(case)))
 }
@@ -262,14 +284,14 @@ async fn change_phase(
         &CaseEvent::PhaseChanged {
             from: previous,
             to: input.phase,
-            by: user.0.display_name.clone(),
+            by: user.account.display_name.clone(),
         },
     )
     .await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
 
-    tracing::info!(case = number, user = user.0.id, phase = %input.phase, "phase changed");
+    tracing::info!(case = number, user = user.account.id, phase = %input.phase, "phase changed");
     Ok(Json(fetch_case(&state, case).await?))
 }
 
@@ -300,4 +322,27 @@ async fn update_phase(tx: &mut Tx, case: CaseRef, phase: Phase) -> Result<Phase>
         .execute(&mut **tx)
         .await?;
     Ok(previous)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::section_shared;
+
+    #[test]
+    fn stakeholder_sections() {
+        let cases = [
+            ("/api/v1/cases/3", "", true),
+            ("/api/v1/cases/3/", "", true),
+            ("/api/v1/cases/3/findings", "", false),
+            ("/api/v1/cases/3/findings", "notifications,findings", true),
+            ("/api/v1/cases/3/findingsx", "findings", false),
+            ("/api/v1/cases/3/imports", "findings", false),
+            ("/cases/3/findings", "findings", true),
+            ("/cases/3/imports", "findings", false),
+            ("/api/v1/users", "findings", false),
+        ];
+        for (path, shared, expected) in cases {
+            assert_eq!(section_shared(path, shared), expected, "{path} with [{shared}]");
+        }
+    }
 }

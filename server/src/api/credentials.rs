@@ -193,13 +193,13 @@ async fn add_credential(
     .bind(&valid.account_id)
     .bind(CredentialStatus::Suspected.as_str())
     .bind(&valid.notes)
-    .bind(user.0.id)
+    .bind(user.account.id)
     .bind(now_millis())
     .fetch_one(&state.db.pool)
     .await?
     .try_get("id")?;
 
-    tracing::info!(case = number, credential = id, user = user.0.id, "credential added");
+    tracing::info!(case = number, credential = id, user = user.account.id, "credential added");
     let sql = format!("{CREDENTIAL_SELECT} WHERE k.id = $1");
     let row = sqlx::query(&sql).bind(id).fetch_one(&state.db.pool).await?;
     Ok((StatusCode::CREATED, Json(credential_from_row(&row)?)))

@@ -99,8 +99,8 @@ async fn upload_import(
     let case = CaseRef::load(&state, &user, number).await?;
     let upload = receive_files(&state, multipart).await?;
     let importer = Importer {
-        user_id: user.0.id,
-        display_name: user.0.display_name.clone(),
+        user_id: user.account.id,
+        display_name: user.account.display_name.clone(),
     };
     let outcome = import_files(&state.db, &state.settings, case, &importer, upload.files.clone()).await?;
     state.mail_wakeup.notify_one();

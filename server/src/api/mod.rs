@@ -8,6 +8,7 @@ use crate::AppState;
 pub mod cases;
 pub mod credentials;
 pub mod imports;
+pub mod invitations;
 pub mod members;
 pub mod session;
 pub mod stakeholders;
@@ -22,5 +23,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(stakeholders::router())
         .merge(members::router())
         .merge(users::router())
+        .merge(invitations::router())
         .fallback(|| async { Error::NotFound("API route") })
 }

@@ -28,7 +28,7 @@ async fn status(State(state): State<AppState>) -> Json<ServerStatus> {
 }
 
 async fn current_user(user: User) -> Json<CurrentUser> {
-    Json(user.0)
+    Json(user.account)
 }
 
 /// Message for every failed login, so that it does not reveal which accounts exist.

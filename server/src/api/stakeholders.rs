@@ -76,7 +76,7 @@ async fn add_stakeholder(
         }
         Err(e) => return Err(e.into()),
     };
-    tracing::info!(case = number, user = user.0.id, "stakeholder added");
+    tracing::info!(case = number, user = user.account.id, "stakeholder added");
     Ok((StatusCode::CREATED, Json(stakeholder_from_row(&row)?)))
 }
 

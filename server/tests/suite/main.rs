@@ -8,6 +8,7 @@ mod accounts;
 mod browser;
 mod cases;
 mod imports;
+mod invitations;
 mod mail;
 mod tokens;
 mod trail_fixtures;
