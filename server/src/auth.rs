@@ -242,6 +242,19 @@ impl FromRequestParts<AppState> for User {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        // A handler may extract the user twice (directly and through `CaseRef`); the first
+        // extraction is kept so that the session is looked up once.
+        if let Some(user) = parts.extensions.get::<User>() {
+            return Ok(user.clone());
+        }
+        let user = authenticate_request(parts, state).await?;
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+async fn authenticate_request(parts: &Parts, state: &AppState) -> Result<User> {
+    {
         let intent = if is_safe_method(&parts.method) {
             Intent::Read
         } else {
@@ -332,6 +345,39 @@ impl User {
             roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or "),
             self.account.role.as_str()
         )))
+    }
+}
+
+/// A signed-in administrator using a login session; extracting it rejects everyone else
+/// with 403 before the request body is read.
+pub struct Admin(pub User);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let user = User::from_request_parts(parts, state).await?;
+        user.require_session()?;
+        user.require_role(&[UserRole::Admin])?;
+        Ok(Admin(user))
+    }
+}
+
+/// A signed-in user whose role may open cases; others get 403 before the body is read.
+pub struct CaseCreator(pub User);
+
+impl FromRequestParts<AppState> for CaseCreator {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let user = User::from_request_parts(parts, state).await?;
+        if !user.role().can_create_cases() {
+            return Err(Error::Forbidden(format!(
+                "users with the role {} cannot open cases",
+                user.role().as_str()
+            )));
+        }
+        Ok(CaseCreator(user))
     }
 }
 

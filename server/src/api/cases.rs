@@ -1,9 +1,11 @@
 //! Cases: create, list, open, change phase.
 
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::Router;
 use rekey_types::{
     case_reference, parse_zoned_time, Case, CaseRole, DetectionSource, NewCase, Phase, PhaseChange, Severity,
     UserRole,
@@ -11,14 +13,15 @@ use rekey_types::{
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::auth::{Intent, User};
+use crate::auth::{CaseCreator, Intent, User};
 use crate::db::{now_millis, optional_time_column, time_column, to_millis, Tx};
 use crate::error::{Error, Json, Result};
 use crate::mail::{self, CaseEvent};
+use crate::api::Routes;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/cases", get(list_cases).post(create_case))
         .route("/cases/{number}", get(get_case))
         .route("/cases/{number}/phase", post(change_phase))
@@ -79,6 +82,40 @@ impl CaseRef {
             number,
             role,
         })
+    }
+}
+
+/// Extracting a `CaseRef` checks the caller's access to the case named by the `{number}` path
+/// parameter. Handlers list it before any body extractor, so that a caller without access
+/// gets 404 or 403 before the body is read or validated.
+impl FromRequestParts<AppState> for CaseRef {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let user = User::from_request_parts(parts, state).await?;
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::NotFound("case"))?;
+        let number = params
+            .get("number")
+            .and_then(|n| n.parse::<i64>().ok())
+            .ok_or(Error::NotFound("case"))?;
+        CaseRef::load(state, &user, number).await
+    }
+}
+
+/// A case of which the caller is a lead; others get 403 before the request body is read.
+pub struct LeadCase(pub CaseRef);
+
+impl FromRequestParts<AppState> for LeadCase {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let case = CaseRef::from_request_parts(parts, state).await?;
+        if case.role != Some(CaseRole::Lead) {
+            return Err(Error::Forbidden("only a lead of the case can do this".to_string()));
+        }
+        Ok(LeadCase(case))
     }
 }
 
@@ -168,8 +205,7 @@ pub async fn fetch_case(state: &AppState, case: CaseRef) -> Result<Case> {
     case_from_row(&row, case.role)
 }
 
-async fn get_case(State(state): State<AppState>, user: User, Path(number): Path<i64>) -> Result<Json<Case>> {
-    let case = CaseRef::load(&state, &user, number).await?;
+async fn get_case(State(state): State<AppState>, case: CaseRef) -> Result<Json<Case>> {
     Ok(Json(fetch_case(&state, case).await?))
 }
 
@@ -217,15 +253,9 @@ fn validate_new_case(input: &NewCase) -> Result<ValidCase> {
 
 async fn create_case(
     State(state): State<AppState>,
-    user: User,
+    CaseCreator(user): CaseCreator,
     Json(input): Json<NewCase>,
 ) -> Result<(StatusCode, Json<Case>)> {
-    if !user.role().can_create_cases() {
-        return Err(Error::Forbidden(format!(
-            "users with the role {} cannot open cases",
-            user.role().as_str()
-        )));
-    }
     let valid = validate_new_case(&input)?;
     let mut tx = state.db.begin().await?;
     // The counter row is locked by this UPDATE until commit, so concurrent creations get
@@ -271,10 +301,9 @@ async fn create_case(
 async fn change_phase(
     State(state): State<AppState>,
     user: User,
-    Path(number): Path<i64>,
+    case: CaseRef,
     Json(input): Json<PhaseChange>,
 ) -> Result<Json<Case>> {
-    let case = CaseRef::load(&state, &user, number).await?;
     let mut tx = state.db.begin().await?;
     let previous = update_phase(&mut tx, case, input.phase).await?;
     mail::enqueue_case_event(
@@ -291,7 +320,7 @@ async fn change_phase(
     tx.commit().await?;
     state.mail_wakeup.notify_one();
 
-    tracing::info!(case = number, user = user.account.id, phase = %input.phase, "phase changed");
+    tracing::info!(case = case.number, user = user.account.id, phase = %input.phase, "phase changed");
     Ok(Json(fetch_case(&state, case).await?))
 }
 

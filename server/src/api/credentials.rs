@@ -2,10 +2,9 @@
 //! is rejected before anything is written.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::Router;
 use rekey_types::{
     contains_secret_key, secret_rejected_message, validate_access_key_id, validate_account_id,
     Credential, CredentialKind, CredentialStatus, NewCredential, PrincipalType,
@@ -18,10 +17,11 @@ use crate::api::cases::{stored_value_error, CaseRef};
 use crate::auth::User;
 use crate::db::{now_millis, time_column};
 use crate::error::{parse_json, Error, Json, Result};
+use crate::api::Routes;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(
+pub fn router() -> Routes {
+    Routes::new().route(
         "/cases/{number}/credentials",
         get(list_credentials).post(add_credential),
     )
@@ -141,10 +141,8 @@ const CREDENTIAL_SELECT: &str = "SELECT k.id, k.kind, k.access_key_id, k.princip
 
 async fn list_credentials(
     State(state): State<AppState>,
-    user: User,
-    Path(number): Path<i64>,
+    case: CaseRef,
 ) -> Result<Json<Vec<Credential>>> {
-    let case = CaseRef::load(&state, &user, number).await?;
     let sql = format!("{CREDENTIAL_SELECT} WHERE k.case_id = $1 ORDER BY k.id");
     let rows = sqlx::query(&sql).bind(case.id).fetch_all(&state.db.pool).await?;
     let credentials = rows.iter().map(credential_from_row).collect::<Result<_>>()?;
@@ -154,10 +152,9 @@ async fn list_credentials(
 async fn add_credential(
     State(state): State<AppState>,
     user: User,
-    Path(number): Path<i64>,
+    case: CaseRef,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Credential>)> {
-    let case = CaseRef::load(&state, &user, number).await?;
     // Secrets are looked for before the body is parsed into the typed request, so that an
     // unknown field such as "secret_access_key" gets the explanation rather than a generic
     // "unknown field" message.
@@ -199,7 +196,7 @@ async fn add_credential(
     .await?
     .try_get("id")?;
 
-    tracing::info!(case = number, credential = id, user = user.account.id, "credential added");
+    tracing::info!(case = case.number, credential = id, user = user.account.id, "credential added");
     let sql = format!("{CREDENTIAL_SELECT} WHERE k.id = $1");
     let row = sqlx::query(&sql).bind(id).fetch_one(&state.db.pool).await?;
     Ok((StatusCode::CREATED, Json(credential_from_row(&row)?)))

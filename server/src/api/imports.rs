@@ -2,10 +2,9 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::Router;
 use rekey_types::{FindingCategory, Finding, ImportStatus, ImportedFile, TrailImport};
 use sqlx::Row;
 use tokio::io::AsyncWriteExt;
@@ -15,10 +14,11 @@ use crate::auth::User;
 use crate::db::{time_column, Db};
 use crate::error::{Error, Json, Result};
 use crate::import::{import_files, Importer, TrailFile};
+use crate::api::Routes;
 use crate::AppState;
 
-pub fn router(max_upload_bytes: usize) -> Router<AppState> {
-    Router::new()
+pub fn router(max_upload_bytes: usize) -> Routes {
+    Routes::new()
         .route(
             "/cases/{number}/imports",
             get(list_imports)
@@ -93,10 +93,9 @@ fn multipart_error(state: &AppState) -> impl Fn(axum::extract::multipart::Multip
 async fn upload_import(
     State(state): State<AppState>,
     user: User,
-    Path(number): Path<i64>,
+    case: CaseRef,
     multipart: Multipart,
 ) -> Result<(StatusCode, Json<TrailImport>)> {
-    let case = CaseRef::load(&state, &user, number).await?;
     let upload = receive_files(&state, multipart).await?;
     let importer = Importer {
         user_id: user.account.id,
@@ -114,10 +113,8 @@ async fn upload_import(
 
 async fn list_imports(
     State(state): State<AppState>,
-    user: User,
-    Path(number): Path<i64>,
+    case: CaseRef,
 ) -> Result<Json<Vec<TrailImport>>> {
-    let case = CaseRef::load(&state, &user, number).await?;
     Ok(Json(load_imports(&state.db, case, None).await?))
 }
 
@@ -171,10 +168,8 @@ async fn load_imports(db: &Db, case: CaseRef, only_id: Option<i64>) -> Result<Ve
 
 async fn list_findings(
     State(state): State<AppState>,
-    user: User,
-    Path(number): Path<i64>,
+    case: CaseRef,
 ) -> Result<Json<Vec<Finding>>> {
-    let case = CaseRef::load(&state, &user, number).await?;
     let rows = sqlx::query(
         "SELECT f.id, f.rule, f.category, e.event_id, e.event_time, e.event_name, e.event_source, e.region, \
          e.source_ip, e.user_agent, e.access_key_id, e.principal, e.error_code, e.resource \

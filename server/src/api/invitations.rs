@@ -5,22 +5,22 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use rekey_types::{
-    case_reference, validate_email, AcceptInvitation, CaseRole, Invitation, InvitationPreview, NewInvitation,
+    case_reference, validate_email, AcceptInvitation, Invitation, InvitationPreview, NewInvitation,
     UserRole, SHAREABLE_SECTIONS,
 };
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::api::cases::CaseRef;
+use crate::api::cases::LeadCase;
 use crate::auth::{self, User};
 use crate::db::{now_millis, optional_time_column, time_column};
 use crate::error::{Error, Json, Result};
+use crate::api::Routes;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/cases/{number}/invitations", get(list_invitations).post(invite))
         .route("/invitations/{token}", get(preview))
         .route("/invitations/{token}/accept", post(accept))
@@ -50,20 +50,10 @@ fn invitation_from_row(row: &AnyRow) -> Result<Invitation> {
 const INVITATION_SELECT: &str = "SELECT i.id, i.name, i.email, i.shared_sections, i.created_at, i.expires_at, \
     i.accepted_at, u.display_name AS invited_by_name FROM case_invitations i JOIN users u ON u.id = i.invited_by";
 
-async fn lead_case(state: &AppState, user: &User, number: i64) -> Result<CaseRef> {
-    let case = CaseRef::load(state, user, number).await?;
-    if case.role != Some(CaseRole::Lead) {
-        return Err(Error::Forbidden("only a lead of the case can invite stakeholders".to_string()));
-    }
-    Ok(case)
-}
-
 async fn list_invitations(
     State(state): State<AppState>,
-    user: User,
-    Path(number): Path<i64>,
+    LeadCase(case): LeadCase,
 ) -> Result<Json<Vec<Invitation>>> {
-    let case = lead_case(&state, &user, number).await?;
     let sql = format!("{INVITATION_SELECT} WHERE i.case_id = $1 ORDER BY i.id DESC");
     let rows = sqlx::query(&sql).bind(case.id).fetch_all(&state.db.pool).await?;
     Ok(Json(rows.iter().map(invitation_from_row).collect::<Result<_>>()?))
@@ -84,10 +74,10 @@ fn validate_sections(sections: &[String]) -> Result<String> {
 async fn invite(
     State(state): State<AppState>,
     user: User,
-    Path(number): Path<i64>,
+    LeadCase(case): LeadCase,
     Json(input): Json<NewInvitation>,
 ) -> Result<(StatusCode, Json<Invitation>)> {
-    let case = lead_case(&state, &user, number).await?;
+    let number = case.number;
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(Error::invalid("name", "name is missing or longer than 200 characters"));

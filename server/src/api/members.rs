@@ -1,20 +1,21 @@
 //! Members of a case: who may open it and in which role.
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
-use axum::Router;
 use rekey_types::{CaseMember, CaseRole, NewCaseMember, UserRole};
 use sqlx::Row;
 
 use crate::api::cases::{stored_value_error, CaseRef};
 use crate::auth::User;
 use crate::db::{now_millis, time_column};
-use crate::error::{Error, Json, Result};
+use crate::error::{parse_json, Error, Json, Result};
+use crate::api::Routes;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/cases/{number}/members", get(list_members).post(add_member))
         .route("/cases/{number}/members/{user_id}", delete(remove_member))
 }
@@ -76,9 +77,12 @@ async fn add_member(
     State(state): State<AppState>,
     user: User,
     Path(number): Path<i64>,
-    Json(input): Json<NewCaseMember>,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<Vec<CaseMember>>)> {
+    // Access is checked before the body is parsed, so callers without access learn nothing
+    // from validation errors.
     let case_id = case_for_membership_change(&state, &user, number).await?;
+    let input: NewCaseMember = parse_json(&body)?;
     let member = sqlx::query("SELECT id, role, disabled FROM users WHERE username = $1")
         .bind(input.username.trim())
         .fetch_optional(&state.db.pool)

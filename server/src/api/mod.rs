@@ -1,5 +1,6 @@
 //! The REST API under `/api/v1`.
 
+use axum::routing::MethodRouter;
 use axum::Router;
 
 use crate::error::Error;
@@ -14,8 +15,42 @@ pub mod session;
 pub mod stakeholders;
 pub mod users;
 
-pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
+/// Routes of the API together with their paths, so that tests can enumerate every route.
+pub struct Routes {
+    router: Router<AppState>,
+    paths: Vec<&'static str>,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Routes::new()
+    }
+}
+
+impl Routes {
+    pub fn new() -> Routes {
+        Routes {
+            router: Router::new(),
+            paths: Vec::new(),
+        }
+    }
+
+    /// Adds `path` with its handlers, as `axum::Router::route` does.
+    pub fn route(mut self, path: &'static str, method_router: MethodRouter<AppState>) -> Routes {
+        self.paths.push(path);
+        self.router = self.router.route(path, method_router);
+        self
+    }
+
+    pub fn merge(mut self, other: Routes) -> Routes {
+        self.paths.extend(other.paths);
+        self.router = self.router.merge(other.router);
+        self
+    }
+}
+
+fn routes(state: &AppState) -> Routes {
+    Routes::new()
         .merge(session::router())
         .merge(cases::router())
         .merge(credentials::router())
@@ -24,5 +59,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(members::router())
         .merge(users::router())
         .merge(invitations::router())
+}
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    routes(state)
+        .router
         .fallback(|| async { Error::NotFound("API route") })
+}
+
+/// Paths of every API route, relative to `/api/v1`, with parameters such as `{number}`.
+pub fn route_paths(state: &AppState) -> Vec<&'static str> {
+    routes(state).paths
 }

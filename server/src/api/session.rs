@@ -7,15 +7,15 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use rekey_types::{CurrentUser, LoginRequest, ServerStatus};
 
 use crate::auth::{self, User};
 use crate::error::{Error, Json, Result};
+use crate::api::Routes;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/status", get(status))
         .route("/session", get(current_user).post(login).delete(logout))
 }

@@ -1,9 +1,8 @@
 //! Stakeholders of a case and the notifications sent to them.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::Router;
 use rekey_types::{validate_email, DeliveryStatus, NewStakeholder, Notification, Stakeholder, StakeholderRole};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -12,10 +11,11 @@ use crate::api::cases::{stored_value_error, CaseRef};
 use crate::auth::User;
 use crate::db::{is_unique_violation, now_millis, optional_time_column, time_column};
 use crate::error::{Error, Json, Result};
+use crate::api::Routes;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/cases/{number}/stakeholders", get(list_stakeholders).post(add_stakeholder))
         .route("/cases/{number}/notifications", get(list_notifications))
 }
@@ -33,10 +33,8 @@ fn stakeholder_from_row(row: &AnyRow) -> Result<Stakeholder> {
 
 async fn list_stakeholders(
     State(state): State<AppState>,
-    user: User,
-    Path(number): Path<i64>,
+    case: CaseRef,
 ) -> Result<Json<Vec<Stakeholder>>> {
-    let case = CaseRef::load(&state, &user, number).await?;
     let rows = sqlx::query("SELECT id, name, email, role, created_at FROM stakeholders WHERE case_id = $1 ORDER BY id")
         .bind(case.id)
         .fetch_all(&state.db.pool)
@@ -47,10 +45,9 @@ async fn list_stakeholders(
 async fn add_stakeholder(
     State(state): State<AppState>,
     user: User,
-    Path(number): Path<i64>,
+    case: CaseRef,
     Json(input): Json<NewStakeholder>,
 ) -> Result<(StatusCode, Json<Stakeholder>)> {
-    let case = CaseRef::load(&state, &user, number).await?;
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(Error::invalid("name", "name is missing or longer than 200 characters"));
@@ -76,16 +73,14 @@ async fn add_stakeholder(
         }
         Err(e) => return Err(e.into()),
     };
-    tracing::info!(case = number, user = user.account.id, "stakeholder added");
+    tracing::info!(case = case.number, user = user.account.id, "stakeholder added");
     Ok((StatusCode::CREATED, Json(stakeholder_from_row(&row)?)))
 }
 
 async fn list_notifications(
     State(state): State<AppState>,
-    user: User,
-    Path(number): Path<i64>,
+    case: CaseRef,
 ) -> Result<Json<Vec<Notification>>> {
-    let case = CaseRef::load(&state, &user, number).await?;
     let rows = sqlx::query(
         "SELECT id, recipient, subject, status, attempts, last_error, created_at, sent_at FROM outbox \
          WHERE case_id = $1 ORDER BY id DESC",

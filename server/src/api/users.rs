@@ -4,7 +4,6 @@ use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
-use axum::Router;
 use rekey_types::{
     validate_email, ApiToken, CreatedApiToken, CreatedUser, NewApiToken, PasswordChange, SessionInfo, UserAccount,
     UserRole, UserUpdate,
@@ -13,14 +12,15 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::api::cases::stored_value_error;
-use crate::auth::{self, User};
+use crate::auth::{self, Admin, User};
 use crate::db::{now_millis, optional_time_column, time_column};
 use crate::tokens;
 use crate::error::{Error, Json, Result};
+use crate::api::Routes;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/users", get(list_users).post(create_user))
         .route("/users/{id}", patch(update_user))
         .route("/account/password", post(change_password))
@@ -55,9 +55,7 @@ async fn fetch_account(state: &AppState, id: i64) -> Result<UserAccount> {
     account_from_row(&row)
 }
 
-async fn list_users(State(state): State<AppState>, user: User) -> Result<Json<Vec<UserAccount>>> {
-    user.require_session()?;
-    user.require_role(&[UserRole::Admin])?;
+async fn list_users(State(state): State<AppState>, _admin: Admin) -> Result<Json<Vec<UserAccount>>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY username");
     let rows = sqlx::query(&sql).fetch_all(&state.db.pool).await?;
     Ok(Json(rows.iter().map(account_from_row).collect::<Result<_>>()?))
@@ -65,11 +63,9 @@ async fn list_users(State(state): State<AppState>, user: User) -> Result<Json<Ve
 
 async fn create_user(
     State(state): State<AppState>,
-    user: User,
+    Admin(user): Admin,
     Json(input): Json<rekey_types::NewUser>,
 ) -> Result<(StatusCode, Json<CreatedUser>)> {
-    user.require_session()?;
-    user.require_role(&[UserRole::Admin])?;
     let username = input.username.trim();
     let email = input.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
     if let Some(email) = email {
@@ -102,12 +98,10 @@ async fn create_user(
 
 async fn update_user(
     State(state): State<AppState>,
-    user: User,
+    Admin(user): Admin,
     Path(id): Path<i64>,
     Json(input): Json<UserUpdate>,
 ) -> Result<Json<UserAccount>> {
-    user.require_session()?;
-    user.require_role(&[UserRole::Admin])?;
     let current = fetch_account(&state, id).await?;
     let demotes_admin = current.role == UserRole::Admin
         && (input.role.is_some_and(|r| r != UserRole::Admin) || input.disabled == Some(true));

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod access;
+mod authorization;
 mod accounts;
 mod browser;
 mod cases;
