@@ -29,6 +29,21 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// Tells whether a stored hash was made with other parameters than the current ones, so that
+/// a successful login should store a new hash.
+pub fn needs_rehash(stored_hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored_hash) else {
+        return true;
+    };
+    let current = argon2();
+    let params = current.params();
+    parsed.algorithm != Algorithm::Argon2id.ident()
+        || parsed.version != Some(Version::V0x13.into())
+        || Params::try_from(&parsed).map_or(true, |p| {
+            p.m_cost() != params.m_cost() || p.t_cost() != params.t_cost() || p.p_cost() != params.p_cost()
+        })
+}
+
 /// Hashes a password on a blocking thread, since one hash takes tens of milliseconds.
 pub async fn hash_password(password: String) -> Result<String> {
     tokio::task::spawn_blocking(move || {
@@ -97,11 +112,21 @@ pub async fn check_login(state: &AppState, username: &str, password: &str) -> Re
 
     let stored_hash: String = row.try_get("password_hash")?;
     let disabled: i64 = row.try_get("disabled")?;
-    let matches = verify_password(password.to_string(), stored_hash).await?;
+    let matches = verify_password(password.to_string(), stored_hash.clone()).await?;
     if !matches || disabled != 0 {
         return Ok(None);
     }
-    Ok(Some(user_from_row(&row)?))
+    let user = user_from_row(&row)?;
+    if needs_rehash(&stored_hash) {
+        let upgraded = hash_password(password.to_string()).await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(upgraded)
+            .bind(user.id)
+            .execute(&state.db.pool)
+            .await?;
+        tracing::info!(user = user.id, "password hash upgraded to the current parameters");
+    }
+    Ok(Some(user))
 }
 
 pub fn user_from_row(row: &sqlx::any::AnyRow) -> Result<CurrentUser> {
@@ -450,7 +475,38 @@ pub fn validate_new_password(password: &str) -> Result<()> {
             format!("password is too short; use at least {MIN_PASSWORD_CHARS} characters"),
         ));
     }
+    if is_common_password(password) {
+        return Err(Error::invalid(
+            "password",
+            "password is among the most common passwords; choose one that is hard to guess, \
+             such as several unrelated words",
+        ));
+    }
     Ok(())
+}
+
+static COMMON_PASSWORDS_TEXT: &str = include_str!("common_passwords.txt");
+
+fn common_passwords() -> &'static std::collections::HashSet<&'static str> {
+    static SET: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| {
+        COMMON_PASSWORDS_TEXT
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.is_empty())
+            .collect()
+    })
+}
+
+/// Tells whether a password is a common one, ignoring case, also with digits or symbols
+/// appended (`Password2024!` counts as `password`), or one character repeated.
+pub fn is_common_password(password: &str) -> bool {
+    let lower = password.to_lowercase();
+    let stem = lower.trim_end_matches(|c: char| c.is_ascii_digit() || c.is_ascii_punctuation());
+    let mut chars = lower.chars();
+    let first = chars.next();
+    let one_character = first.is_some() && chars.all(|c| Some(c) == first);
+    let list = common_passwords();
+    one_character || list.contains(lower.as_str()) || (stem.len() >= 4 && list.contains(stem))
 }
 
 /// Random password for a new account, printed once.
@@ -478,6 +534,25 @@ mod tests {
         let second = new_session_token();
         assert_ne!(first, second);
         assert_eq!(first.len(), 43);
+    }
+
+    #[test]
+    fn common_passwords_rejected() {
+        for password in ["qwertyuiop123", "Password2024!", "123qweasdzxc", "aaaaaaaaaaaaaaa", "1q2w3e4r5t6y"] {
+            assert!(is_common_password(password), "{password}");
+            assert!(validate_new_password(password).is_err(), "{password}");
+        }
+        assert!(!is_common_password("violet staple orbit canoe"));
+    }
+
+    #[test]
+    fn old_parameters_need_rehash() {
+        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8_192, 1, 1, None).unwrap());
+        let salt = SaltString::generate(&mut OsRng);
+        let old = weak.hash_password(b"some password", &salt).unwrap().to_string();
+        assert!(needs_rehash(&old));
+        let current = argon2().hash_password(b"some password", &salt).unwrap().to_string();
+        assert!(!needs_rehash(&current));
     }
 
     #[test]

@@ -13,6 +13,8 @@ on_both_backends!(
     routes_require_login,
     state_change_requires_csrf_header,
     session_token_stored_hashed,
+    login_upgrades_old_hash,
+    common_password_rejected,
 );
 
 async fn login_sets_session_cookie(backend: Backend) {
@@ -128,4 +130,39 @@ async fn session_token_stored_hashed(backend: Backend) {
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0].0, token);
     assert_eq!(stored[0].0, rekey::auth::token_hash(&token));
+}
+
+async fn login_upgrades_old_hash(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // The hash of ADMIN_PASSWORD with weaker argon2id parameters.
+    let salt = "somesaltsomesalt";
+    let hash = {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let params = argon2::Params::new(8192, 1, 1, None).unwrap();
+        let hasher = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let salt = SaltString::encode_b64(salt.as_bytes()).unwrap();
+        hasher.hash_password(ADMIN_PASSWORD.as_bytes(), &salt).unwrap().to_string()
+    };
+    assert!(hash.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"), "{hash}");
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE username = 'admin'")
+        .bind(&hash)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    app.login_admin().await;
+    let stored: Vec<(String,)> = sqlx::query_as("SELECT password_hash FROM users WHERE username = 'admin'")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert!(stored[0].0.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", stored[0].0);
+    app.login_admin().await;
+}
+
+async fn common_password_rejected(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.login_admin().await;
+    let body = json!({"username": "weak", "role": "analyst", "password": "Qwertyuiop123!"});
+    let error = expect_status(app.post("/api/v1/users", &body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(error["error"]["field"], "password");
+    assert!(error["error"]["message"].as_str().unwrap().contains("most common passwords"));
 }
