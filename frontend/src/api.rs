@@ -9,9 +9,10 @@ use std::rc::Rc;
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use rekey_types::{
-    Case, Credential, CurrentUser, ErrorBody, ErrorDetail, Finding, LoginRequest, NewCase,
-    NewCredential, NewStakeholder, Notification, PhaseChange, ServerStatus, Stakeholder,
-    TrailImport,
+    ApiToken, Case, CaseMember, CreatedApiToken, CreatedUser, Credential, CurrentUser, ErrorBody,
+    ErrorDetail, Finding, LoginRequest, NewApiToken, NewCase, NewCaseMember, NewCredential,
+    NewStakeholder, NewUser, Notification, PasswordChange, PhaseChange, ServerStatus, SessionInfo,
+    Stakeholder, TrailImport, UserAccount, UserUpdate,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -153,6 +154,28 @@ async fn post_json<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Ap
     read_json(send(request, true).await?).await
 }
 
+/// Sends a JSON body and expects no response body, such as 204 No Content.
+async fn post_json_no_content<B: Serialize>(url: &str, body: &B) -> ApiResult<()> {
+    let request = with_csrf(Request::post(url))
+        .json(body)
+        .map_err(request_error)?;
+    send(request, true).await.map(|_| ())
+}
+
+async fn patch_json<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> ApiResult<T> {
+    let request = with_csrf(Request::patch(url))
+        .json(body)
+        .map_err(request_error)?;
+    read_json(send(request, true).await?).await
+}
+
+async fn delete(url: &str) -> ApiResult<()> {
+    let request = with_csrf(Request::delete(url))
+        .build()
+        .map_err(request_error)?;
+    send(request, true).await.map(|_| ())
+}
+
 fn case_url(number: i64, rest: &str) -> String {
     format!("/api/v1/cases/{number}{rest}")
 }
@@ -252,4 +275,56 @@ pub async fn add_stakeholder(number: i64, body: &NewStakeholder) -> ApiResult<St
 
 pub async fn notifications(number: i64) -> ApiResult<Vec<Notification>> {
     get(&case_url(number, "/notifications")).await
+}
+
+pub async fn members(number: i64) -> ApiResult<Vec<CaseMember>> {
+    get(&case_url(number, "/members")).await
+}
+
+/// Adds a member, or changes the role of an existing one. Returns all members of the case.
+pub async fn add_member(number: i64, body: &NewCaseMember) -> ApiResult<Vec<CaseMember>> {
+    post_json(&case_url(number, "/members"), body).await
+}
+
+/// Removes a member. Removing the last lead fails with status 409.
+pub async fn remove_member(number: i64, user_id: i64) -> ApiResult<()> {
+    delete(&case_url(number, &format!("/members/{user_id}"))).await
+}
+
+/// Changes the signed-in user's password. The server ends all their other sessions.
+pub async fn change_password(body: &PasswordChange) -> ApiResult<()> {
+    post_json_no_content("/api/v1/account/password", body).await
+}
+
+pub async fn sessions() -> ApiResult<Vec<SessionInfo>> {
+    get("/api/v1/account/sessions").await
+}
+
+pub async fn end_session(id: i64) -> ApiResult<()> {
+    delete(&format!("/api/v1/account/sessions/{id}")).await
+}
+
+pub async fn tokens() -> ApiResult<Vec<ApiToken>> {
+    get("/api/v1/account/tokens").await
+}
+
+/// Creates an API token. The response is the only place its secret appears.
+pub async fn create_token(body: &NewApiToken) -> ApiResult<CreatedApiToken> {
+    post_json("/api/v1/account/tokens", body).await
+}
+
+pub async fn revoke_token(id: i64) -> ApiResult<()> {
+    delete(&format!("/api/v1/account/tokens/{id}")).await
+}
+
+pub async fn users() -> ApiResult<Vec<UserAccount>> {
+    get("/api/v1/users").await
+}
+
+pub async fn create_user(body: &NewUser) -> ApiResult<CreatedUser> {
+    post_json("/api/v1/users", body).await
+}
+
+pub async fn update_user(id: i64, body: &UserUpdate) -> ApiResult<UserAccount> {
+    patch_json(&format!("/api/v1/users/{id}"), body).await
 }

@@ -4,25 +4,35 @@ use leptos::prelude::*;
 use rekey_types::Case;
 
 use crate::api;
-use crate::set_title;
 use crate::time::LocalTime;
 use crate::widgets::{LoadError, Loading, SeverityBadge};
+use crate::{set_title, use_session};
 
 #[component]
 pub fn CaseListPage() -> impl IntoView {
     set_title("Cases");
+    let session = use_session();
     let cases = LocalResource::new(api::cases);
+    // Hidden until the session check returns, so a reader never sees a button that fails.
+    let can_create = move || session.role().is_some_and(|role| role.can_create_cases());
 
     view! {
         <div class="page-heading">
             <h1>"Cases"</h1>
-            <a id="new-case" class="button" href="/cases/new">"New case"</a>
+            <Show when=can_create>
+                <a id="new-case" class="button" href="/cases/new">"New case"</a>
+            </Show>
         </div>
         {move || match cases.get() {
             None => view! { <Loading /> }.into_any(),
             Some(Err(error)) => view! { <LoadError error=error /> }.into_any(),
             Some(Ok(cases)) if cases.is_empty() => {
-                view! { <p id="cases-empty">"No cases yet. Open one with New case."</p> }.into_any()
+                let text = if can_create() {
+                    "No cases yet. Open one with New case."
+                } else {
+                    "No cases you can read yet."
+                };
+                view! { <p id="cases-empty">{text}</p> }.into_any()
             }
             Some(Ok(cases)) => view! { <CaseTable cases=cases /> }.into_any(),
         }}

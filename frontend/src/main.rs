@@ -1,6 +1,8 @@
 //! Rekey browser app: a client-side rendered Leptos app that talks to the server only through
 //! the REST API under `/api/v1`. The server returns `index.html` for every app route.
 
+mod account;
+mod admin_users;
 mod api;
 mod case;
 mod case_list;
@@ -13,7 +15,7 @@ mod widgets;
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, NavigateOptions};
-use rekey_types::{CurrentUser, ServerStatus};
+use rekey_types::{CurrentUser, ServerStatus, UserRole};
 
 /// App-wide state, provided as context.
 #[derive(Clone, Copy)]
@@ -25,6 +27,18 @@ pub struct Session {
 
 pub fn use_session() -> Session {
     expect_context::<Session>()
+}
+
+impl Session {
+    /// Account role of the signed-in user, tracking changes; `None` before the session check
+    /// returns.
+    pub fn role(&self) -> Option<UserRole> {
+        self.user.with(|user| user.as_ref().map(|user| user.role))
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role() == Some(UserRole::Admin)
+    }
 }
 
 /// Path of the login page that brings the user back to the current page after signing in.
@@ -82,6 +96,8 @@ fn App() -> impl IntoView {
                     <Route path=path!("/") view=case_list::CaseListPage />
                     <Route path=path!("/cases/new") view=new_case::NewCasePage />
                     <Route path=path!("/cases/:number") view=case::CasePage />
+                    <Route path=path!("/account") view=account::AccountPage />
+                    <Route path=path!("/admin/users") view=admin_users::UsersPage />
                 </Routes>
             </main>
         </Router>
@@ -161,15 +177,18 @@ fn Header() -> impl IntoView {
                         .user
                         .get()
                         .map(|user| {
+                            let is_admin = user.role == UserRole::Admin;
                             view! {
-                                <div class="header-user">
+                                <nav class="header-user" aria-label="Account">
+                                    {is_admin.then(|| view! { <a id="nav-users" href="/admin/users">"Users"</a> })}
                                     <span id="current-user" title=user.username.clone()>
                                         {user.display_name.clone()}
                                     </span>
+                                    <a id="nav-account" href="/account">"Account"</a>
                                     <button id="logout" type="button" class="secondary" on:click=log_out.clone()>
                                         "Log out"
                                     </button>
-                                </div>
+                                </nav>
                             }
                         })
                 }}

@@ -7,8 +7,8 @@ use rekey_types::{parse_zoned_time, DetectionSource, NewCase, Severity};
 
 use crate::api::{self, ApiError};
 use crate::forms::{optional_text, FormError, FormErrorMessage, SelectField, TextArea, TextField};
-use crate::set_title;
 use crate::time::{format_local, format_utc};
+use crate::{set_title, use_session};
 
 /// Severity preselected on a new case: a leaked cloud credential is high until shown otherwise.
 const DEFAULT_SEVERITY: Severity = Severity::P2;
@@ -134,9 +134,20 @@ pub fn NewCasePage() -> impl IntoView {
         .map(|s| (s.as_str(), s.label()))
         .collect();
 
+    // The server rejects the request too. Hiding the form spares filling in one that would fail.
+    let session = use_session();
+    let may_not_create = move || session.role().is_some_and(|role| !role.can_create_cases());
+
     view! {
         <h1>"New case"</h1>
-        <form id="case-form" class="stacked" on:submit=submit novalidate>
+        <Show when=may_not_create>
+            <p id="case-create-denied" class="notice">
+                "Your account role ("
+                {move || session.role().map(|role| role.label())}
+                ") cannot open cases. Ask an incident lead or an administrator to open it and add you."
+            </p>
+        </Show>
+        <form id="case-form" class="stacked" hidden=may_not_create on:submit=submit novalidate>
             <TextField id="case-title" label="Title" field="title" value=title error=error required=true />
             <TextArea id="case-summary" label="Summary" field="summary" value=summary error=error />
             <SelectField

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use rekey_types::{Phase, Severity};
 
-use crate::api::ApiError;
+use crate::api::{ApiError, ApiResult};
 
 /// Severity as a coloured badge, such as "P1 critical".
 #[component]
@@ -57,4 +57,33 @@ pub fn LoadError(error: ApiError) -> impl IntoView {
 #[component]
 pub fn Loading() -> impl IntoView {
     view! { <p class="loading" aria-live="polite">"Loading…"</p> }
+}
+
+/// Moves keyboard focus to the element with `id`, such as a section heading with
+/// `tabindex="-1"` after the button that had focus was removed. Does nothing when the element is
+/// missing.
+pub fn focus_element(id: &str) {
+    use wasm_bindgen::JsCast;
+    if let Some(element) = document()
+        .get_element_by_id(id)
+        .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = element.focus();
+    }
+}
+
+/// Shows the content of a loaded resource, "Loading…" before it arrives, or its error.
+pub fn show_loaded<T, V>(
+    resource: LocalResource<ApiResult<T>>,
+    render: impl Fn(T) -> V + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + 'static,
+    V: IntoView + 'static,
+{
+    move || match resource.get() {
+        None => view! { <Loading /> }.into_any(),
+        Some(Err(error)) => view! { <LoadError error=error /> }.into_any(),
+        Some(Ok(value)) => render(value).into_any(),
+    }
 }

@@ -186,12 +186,16 @@ pub async fn create_session(state: &AppState, user_id: i64, client: &ClientInfo)
     Ok(token)
 }
 
-pub async fn delete_session(db: &Db, token: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+/// Deletes the session of `token`; returns the id of its user, or `None` when there was none.
+pub async fn delete_session(db: &Db, token: &str) -> Result<Option<i64>> {
+    let row = sqlx::query("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")
         .bind(token_hash(token))
-        .execute(&db.pool)
+        .fetch_optional(&db.pool)
         .await?;
-    Ok(())
+    Ok(match row {
+        Some(row) => Some(row.try_get("user_id")?),
+        None => None,
+    })
 }
 
 /// `Set-Cookie` value that stores the session token in the browser.
@@ -258,6 +262,8 @@ pub struct User {
     /// Request path as the client sent it, before nested routers strip their prefix, for
     /// checks that depend on the part of a case being read.
     pub path: String,
+    /// IP address of the client, for the audit log.
+    pub client_address: Option<String>,
 }
 
 /// How often a session's last-seen time is written, at most; reads in between skip the write.
@@ -292,6 +298,7 @@ async fn authenticate_request(parts: &Parts, state: &AppState) -> Result<User> {
                 intent,
                 method: AuthMethod::Token,
                 path: original_path(parts),
+                client_address: client_address(parts),
             });
         }
 
@@ -325,8 +332,20 @@ async fn authenticate_request(parts: &Parts, state: &AppState) -> Result<User> {
             intent,
             method: AuthMethod::Session,
             path: original_path(parts),
+            client_address: client_address(parts),
         })
     }
+}
+
+/// IP address of the TCP peer.
+///
+/// NOTE: behind a reverse proxy this is the proxy's address; Rekey does not read
+/// X-Forwarded-For, because a client can set that header to anything.
+pub fn client_address(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip().to_string())
 }
 
 fn original_path(parts: &Parts) -> String {

@@ -9,11 +9,13 @@ use std::io::{BufReader, Read};
 use std::path::PathBuf;
 
 use rekey_trail::{classify, read_events, CaseCredential, CredentialMatcher, Event, ReadFailure};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use tokio::sync::mpsc;
 
 use crate::api::cases::CaseRef;
+use crate::audit::{self, Actor};
 use crate::db::{from_millis, now_millis, to_millis, Db, Tx};
 use crate::error::{Error, Result};
 use crate::mail::{self, CaseEvent};
@@ -40,6 +42,7 @@ pub struct ImportOutcome {
 pub struct Importer {
     pub user_id: i64,
     pub display_name: String,
+    pub actor: Actor,
 }
 
 struct FileRecord {
@@ -151,6 +154,16 @@ pub async fn import_files(
         };
         mail::enqueue_case_event(&mut tx, settings, case.id, &event).await?;
     }
+    let event = audit::Event::new("trail_imported", "trail_import")
+        .entity(outcome.import_id)
+        .case(case.id)
+        .details(json!({
+            "files": file_records.iter().map(|f| json!({"name": f.name, "size": f.size, "sha256": f.sha256})).collect::<Vec<_>>(),
+            "events_read": outcome.events_read,
+            "events_new": outcome.events_new,
+            "findings_new": outcome.findings_new,
+        }));
+    audit::append(&mut tx, &importer.actor, event).await?;
     tx.commit().await?;
     tracing::info!(
         case = case.number,
@@ -322,15 +335,23 @@ async fn insert_file_record(tx: &mut Tx, import_id: i64, file: &FileRecord) -> R
 }
 
 async fn record_failed_import(db: &Db, case: CaseRef, importer: &Importer, message: &str) -> Result<()> {
-    sqlx::query(
+    let mut tx = db.begin().await?;
+    let id: i64 = sqlx::query(
         "INSERT INTO trail_imports (case_id, status, created_by, created_at, events_read, events_matched, \
-         events_new, findings_new, error) VALUES ($1, 'failed', $2, $3, 0, 0, 0, 0, $4)",
+         events_new, findings_new, error) VALUES ($1, 'failed', $2, $3, 0, 0, 0, 0, $4) RETURNING id",
     )
     .bind(case.id)
     .bind(importer.user_id)
     .bind(now_millis())
     .bind(message)
-    .execute(&db.pool)
-    .await?;
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    let event = audit::Event::new("trail_import_failed", "trail_import")
+        .entity(id)
+        .case(case.id)
+        .details(json!({"error": message}));
+    audit::append(&mut tx, &importer.actor, event).await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore};
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;

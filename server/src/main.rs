@@ -43,6 +43,8 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Check the audit log's hash chain; exits with status 1 at the first break.
+    Verify,
     /// Import CloudTrail files into a case, as the upload on the case page does.
     ImportTrail {
         /// Case number, such as 3 or RK-3.
@@ -126,6 +128,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             command: UserCommand::Add { username, name, email, role },
         } => add_user(settings, &username, name.as_deref(), email.as_deref(), role).await,
         Command::ImportTrail { case, user, files } => import_trail(settings, &case, &user, files).await,
+        Command::Verify => verify(settings).await,
     }
 }
 
@@ -144,6 +147,24 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         tracing::info!("shutting down");
     })
     .await
+}
+
+async fn verify(settings: Settings) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database_url()).await?;
+    let result = rekey::audit::verify(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    match result.first_break {
+        None => {
+            println!("Audit log intact: {} rows checked.", result.rows_checked);
+            Ok(())
+        }
+        Some(broken) => {
+            println!(
+                "Audit log broken at row {}: {} ({} rows before it are intact).",
+                broken.row_id, broken.reason, result.rows_checked
+            );
+            std::process::exit(1);
+        }
+    }
 }
 
 async fn add_user(
@@ -191,9 +212,15 @@ async fn import_trail(settings: Settings, case: &str, username: &str, paths: Vec
         .fetch_optional(&db.pool)
         .await?
         .ok_or_else(|| anyhow::anyhow!("--user '{username}' not found; give an existing username"))?;
+    let user_id: i64 = user.try_get("id")?;
     let importer = Importer {
-        user_id: user.try_get("id")?,
+        user_id,
         display_name: user.try_get("display_name")?,
+        actor: rekey::audit::Actor {
+            id: Some(user_id),
+            name: format!("{username} (command line)"),
+            client_address: None,
+        },
     };
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {

@@ -186,3 +186,33 @@ pub const SHAREABLE_SECTIONS: &[&str] = &[
     "notifications",
     "members",
 ];
+
+/// One row of the tamper-evident audit log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: String,
+    pub client_address: Option<String>,
+    /// What happened, such as `login_failed` or `case_created`.
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    pub case_number: Option<i64>,
+    /// JSON object with the details, such as the values before and after a change.
+    pub details: serde_json::Value,
+}
+
+/// Result of walking the audit log's hash chain.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditVerification {
+    pub rows_checked: i64,
+    /// The first row where the chain breaks, with the reason; `None` when it is intact.
+    pub first_break: Option<AuditBreak>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditBreak {
+    pub row_id: i64,
+    pub reason: String,
+}

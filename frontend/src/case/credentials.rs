@@ -92,7 +92,9 @@ pub fn CredentialsSection(data: CaseData) -> impl IntoView {
         <section id="credentials-section" aria-labelledby="credentials-heading">
             <h2 id="credentials-heading">"Leaked credentials"</h2>
             {show_loaded(data.credentials, |credentials| view! { <CredentialTable credentials=credentials /> })}
-            <CredentialForm data=data />
+            <Show when=move || data.can_write.get()>
+                <CredentialForm data=data />
+            </Show>
         </section>
     }
 }

@@ -58,7 +58,9 @@ pub fn ImportsSection(data: CaseData) -> impl IntoView {
                  calls made with this case's credentials from the compromise time on, and flags \
                  the sensitive ones as findings."
             </p>
-            <ImportForm data=data />
+            <Show when=move || data.can_write.get()>
+                <ImportForm data=data />
+            </Show>
             <h3>"Past imports"</h3>
             {show_loaded(data.imports, |imports| view! { <ImportTable imports=imports /> })}
         </section>

@@ -1,24 +1,33 @@
-//! `/cases/:number`: one case with its credentials, trail imports, findings, stakeholders and
-//! notifications.
+//! `/cases/:number`: one case with its credentials, trail imports, findings, stakeholders,
+//! notifications and members.
+//!
+//! Forms and buttons that change the case are shown only to members whose role may write,
+//! which are leads and analysts. Viewers, and managers who are not members, only read it.
 
 mod credentials;
 mod findings;
 mod imports;
+mod members;
 mod stakeholders;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use rekey_types::{
-    parse_case_reference, Case, Credential, Finding, Notification, Phase, PhaseChange, Stakeholder,
-    TrailImport,
+    parse_case_reference, Case, CaseMember, CaseRole, Credential, Finding, Notification, Phase,
+    PhaseChange, Stakeholder, TrailImport,
 };
 
 use crate::api::{self, ApiResult};
-use crate::set_title;
 use crate::time::{format_local, format_utc, local_zone_name, LocalTime};
 use crate::widgets::{LoadError, Loading, PhaseProgress, SeverityBadge};
+use crate::{set_title, use_session};
 
-/// Shows the content of a loaded resource, "Loading…" before it arrives, or its error.
+/// Shows the content of a loaded section of the case, "Loading…" before it arrives, or its
+/// error.
+///
+/// The case itself has loaded when a section is shown, so a 404 for the section means the
+/// server does not share it with this user: stakeholder accounts read only the overview and the
+/// sections a lead shared with them.
 pub fn show_loaded<T, V>(
     resource: LocalResource<ApiResult<T>>,
     render: impl Fn(T) -> V + Send + Sync + 'static,
@@ -29,6 +38,10 @@ where
 {
     move || match resource.get() {
         None => view! { <Loading /> }.into_any(),
+        Some(Err(error)) if error.status == Some(404) => view! {
+            <p class="muted section-not-shared">"This section is not shared with you."</p>
+        }
+        .into_any(),
         Some(Err(error)) => view! { <LoadError error=error /> }.into_any(),
         Some(Ok(value)) => render(value).into_any(),
     }
@@ -45,13 +58,41 @@ pub struct CaseData {
     pub findings: LocalResource<ApiResult<Vec<Finding>>>,
     pub stakeholders: LocalResource<ApiResult<Vec<Stakeholder>>>,
     pub notifications: LocalResource<ApiResult<Vec<Notification>>>,
+    pub members: LocalResource<ApiResult<Vec<CaseMember>>>,
+    /// The signed-in user's role in the case; `None` when they read it without membership.
+    pub my_role: Memo<Option<CaseRole>>,
+    /// True when the signed-in user may change the case, so its forms and buttons are shown.
+    pub can_write: Memo<bool>,
 }
 
 impl CaseData {
+    fn refetch_sections(self) {
+        self.credentials.refetch();
+        self.imports.refetch();
+        self.findings.refetch();
+        self.stakeholders.refetch();
+        self.notifications.refetch();
+        self.members.refetch();
+    }
+
     fn load(number: i64) -> Self {
+        let case = LocalResource::new(move || api::case(number));
+        // A refetch keeps the previous role until the new case arrives, so the forms do not
+        // disappear and come back after every change.
+        let my_role = Memo::new(
+            move |previous: Option<&Option<CaseRole>>| match case.get() {
+                Some(Ok(case)) => case.my_role,
+                Some(Err(_)) => None,
+                None => previous.copied().flatten(),
+            },
+        );
+        let can_write = Memo::new(move |_| my_role.get().is_some_and(CaseRole::can_write));
         CaseData {
             number,
-            case: LocalResource::new(move || api::case(number)),
+            case,
+            my_role,
+            can_write,
+            members: LocalResource::new(move || api::members(number)),
             credentials: LocalResource::new(move || api::credentials(number)),
             imports: LocalResource::new(move || api::imports(number)),
             findings: LocalResource::new(move || api::findings(number)),
@@ -99,15 +140,38 @@ enum LoadState {
 #[component]
 fn CaseView(number: i64) -> impl IntoView {
     set_title(&rekey_types::case_reference(number));
+    let session = use_session();
     let data = CaseData::load(number);
+    let member_access = members::MemberAccess {
+        number,
+        members: data.members,
+        can_manage: Signal::derive(move || {
+            data.my_role.get() == Some(CaseRole::Lead) || session.is_admin()
+        }),
+        case: data.case,
+    };
     let load_state = Memo::new(move |_| match data.case.get() {
         None => LoadState::Loading,
         Some(Ok(_)) => LoadState::Loaded,
         Some(Err(error)) => LoadState::Failed(error),
     });
+    // A case that could not be read becomes readable when an administrator adds themselves as
+    // a member. The sections were fetched, and refused, along with the case, so they reload.
+    Effect::new(move |previously_failed: Option<bool>| {
+        let state = load_state.get();
+        if state == LoadState::Loaded && previously_failed == Some(true) {
+            data.refetch_sections();
+        }
+        matches!(state, LoadState::Failed(_))
+    });
 
     move || match load_state.get() {
         LoadState::Loading => view! { <Loading /> }.into_any(),
+        // Administrators manage the members of every case but read only the cases they are
+        // members of, so the server returns 404 for the case itself.
+        LoadState::Failed(error) if error.status == Some(404) && session.is_admin() => {
+            view! { <AdminMembersView number=number case=data.case /> }.into_any()
+        }
         LoadState::Failed(error) if error.status == Some(404) => {
             set_title("Case not found");
             view! {
@@ -126,14 +190,74 @@ fn CaseView(number: i64) -> impl IntoView {
                 <a href="#findings-section" rel="external">"Findings"</a>
                 <a href="#stakeholders-section" rel="external">"Stakeholders"</a>
                 <a href="#notifications-section" rel="external">"Notifications"</a>
+                <a href="#members-section" rel="external">"Members"</a>
             </nav>
             <credentials::CredentialsSection data=data />
             <imports::ImportsSection data=data />
             <findings::FindingsSection data=data />
             <stakeholders::StakeholdersSection data=data />
             <stakeholders::NotificationsSection data=data />
+            <members::MembersSection access=member_access />
         }
         .into_any(),
+    }
+}
+
+/// Members of a case that an administrator may manage but not read. The case is refetched
+/// after each change, so the full page appears once the administrator adds themselves.
+#[component]
+fn AdminMembersView(number: i64, case: LocalResource<ApiResult<Case>>) -> impl IntoView {
+    let reference = rekey_types::case_reference(number);
+    set_title(&format!("Members of {reference}"));
+    let members = LocalResource::new(move || api::members(number));
+    let access = members::MemberAccess {
+        number,
+        members,
+        can_manage: Signal::derive(|| true),
+        case,
+    };
+
+    move || match members.get() {
+        None => view! { <Loading /> }.into_any(),
+        Some(Err(error)) => {
+            set_title("Case not found");
+            view! {
+                <h1>"Case not found"</h1>
+                <LoadError error=error />
+                <p><a href="/">"Go to the case list"</a></p>
+            }
+            .into_any()
+        }
+        Some(Ok(_)) => view! {
+            <h1 id="case-heading"><span class="reference">{reference.clone()}</span></h1>
+            <p id="case-admin-only" class="notice">
+                "You are not a member of this case. As an administrator you can manage its \
+                 members, but you cannot read its content: add yourself as a member to read it."
+            </p>
+            <members::MembersSection access=access />
+        }
+        .into_any(),
+    }
+}
+
+/// Short note above the facts of a case the signed-in user may only read.
+#[component]
+fn ReadOnlyNote(my_role: Memo<Option<CaseRole>>) -> impl IntoView {
+    let reason = move || match my_role.get() {
+        Some(CaseRole::Viewer) => {
+            "You are a viewer of this case: you can read it but not change it. A lead of the case \
+             can change your role."
+        }
+        _ => {
+            "You read this case as a manager and are not one of its members, so you cannot \
+              change it."
+        }
+    };
+    view! {
+        <p id="case-read-only" class="notice">
+            <strong>"Read-only access. "</strong>
+            {reason}
+        </p>
     }
 }
 
@@ -192,8 +316,13 @@ fn Overview(data: CaseData) -> impl IntoView {
                 view! { <p id="case-summary-text" class="summary">{text}</p> }.into_any()
             }
         }}
+        <Show when=move || !data.can_write.get()>
+            <ReadOnlyNote my_role=data.my_role />
+        </Show>
         {move || phase.get().map(|phase| view! { <PhaseProgress phase=phase /> })}
-        <PhaseControl data=data phase=phase />
+        <Show when=move || data.can_write.get()>
+            <PhaseControl data=data phase=phase />
+        </Show>
         <dl class="case-facts">
             <dt>"Severity"</dt>
             <dd id="case-severity-value">
@@ -215,6 +344,20 @@ fn Overview(data: CaseData) -> impl IntoView {
             </dd>
             <dt>"Updated"</dt>
             <dd>{move || updated_at().map(|time| view! { <LocalTime time=time /> })}</dd>
+            <dt>"Access"</dt>
+            <dd id="case-restricted-value">
+                {move || {
+                    if case.with(|case| case.as_ref().is_some_and(|case| case.restricted)) {
+                        "Restricted: only members see it"
+                    } else {
+                        "Members, and managers read-only"
+                    }
+                }}
+            </dd>
+            <dt>"Your role"</dt>
+            <dd id="case-my-role">
+                {move || data.my_role.get().map(|role| role.label()).unwrap_or("Not a member (read-only)")}
+            </dd>
         </dl>
     }
 }

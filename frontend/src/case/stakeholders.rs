@@ -40,7 +40,9 @@ pub fn StakeholdersSection(data: CaseData) -> impl IntoView {
         <section id="stakeholders-section" aria-labelledby="stakeholders-heading">
             <h2 id="stakeholders-heading">"Stakeholders"</h2>
             {show_loaded(data.stakeholders, |stakeholders| view! { <StakeholderTable stakeholders=stakeholders /> })}
-            <StakeholderForm data=data />
+            <Show when=move || data.can_write.get()>
+                <StakeholderForm data=data />
+            </Show>
         </section>
     }
 }

@@ -10,9 +10,11 @@ use rekey_types::{
     case_reference, parse_zoned_time, Case, CaseRole, DetectionSource, NewCase, Phase, PhaseChange, Severity,
     UserRole,
 };
+use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::audit::{self, Actor};
 use crate::auth::{CaseCreator, Intent, User};
 use crate::db::{now_millis, optional_time_column, time_column, to_millis, Tx};
 use crate::error::{Error, Json, Result};
@@ -59,30 +61,42 @@ impl CaseRef {
         };
         let restricted: i64 = row.try_get("restricted")?;
         let manager_may_read = user.role() == UserRole::Manager && restricted == 0;
+        let case_id: i64 = row.try_get("id")?;
         if role.is_none() && !manager_may_read {
             tracing::warn!(case = number, user = user.id(), "access to case denied");
+            record_denial(state, user, case_id, "not a member").await?;
             return Err(Error::NotFound("case"));
         }
         if user.role() == UserRole::Stakeholder {
             let shared: Option<String> = row.try_get("shared_sections")?;
             if !section_shared(&user.path, shared.as_deref().unwrap_or("")) {
                 tracing::warn!(case = number, user = user.id(), path = %user.path, "section not shared with stakeholder");
+                record_denial(state, user, case_id, "section not shared").await?;
                 return Err(Error::NotFound("case"));
             }
         }
         let may_write = role.is_some_and(CaseRole::can_write) && user.role() != UserRole::Stakeholder;
         if user.intent == Intent::Change && !may_write {
             tracing::warn!(case = number, user = user.id(), "change to read-only case denied");
+            record_denial(state, user, case_id, "read-only access").await?;
             return Err(Error::Forbidden(
                 "you have read-only access to this case".to_string(),
             ));
         }
         Ok(CaseRef {
-            id: row.try_get("id")?,
+            id: case_id,
             number,
             role,
         })
     }
+}
+
+/// Records a denied request in the audit log.
+async fn record_denial(state: &AppState, user: &User, case_id: i64, reason: &str) -> Result<()> {
+    let event = audit::Event::new("access_denied", "case")
+        .case(case_id)
+        .details(json!({"path": user.path, "reason": reason}));
+    audit::append_alone(&state.db, &Actor::user(user), event).await
 }
 
 /// Extracting a `CaseRef` checks the caller's access to the case named by the `{number}` path
@@ -291,6 +305,11 @@ async fn create_case(
         .bind(now)
         .execute(&mut *tx)
         .await?;
+    let event = audit::Event::new("case_created", "case")
+        .entity(number)
+        .case(id)
+        .details(json!({"title": valid.title, "severity": input.severity, "restricted": input.restricted}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
 
     tracing::info!(case = number, user = user.account.id, "case created");
@@ -317,6 +336,11 @@ async fn change_phase(
         },
     )
     .await?;
+    let event = audit::Event::new("phase_changed", "case")
+        .entity(case.number)
+        .case(case.id)
+        .details(json!({"before": previous, "after": input.phase}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
 

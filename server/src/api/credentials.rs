@@ -9,11 +9,12 @@ use rekey_types::{
     contains_secret_key, secret_rejected_message, validate_access_key_id, validate_account_id,
     Credential, CredentialKind, CredentialStatus, NewCredential, PrincipalType,
 };
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::api::cases::{stored_value_error, CaseRef};
+use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{now_millis, time_column};
 use crate::error::{parse_json, Error, Json, Result};
@@ -176,6 +177,7 @@ async fn add_credential(
         return Err(Error::conflict("access_key_id", "this access key is already recorded on the case"));
     }
 
+    let mut tx = state.db.begin().await?;
     let id: i64 = sqlx::query(
         "INSERT INTO credentials (case_id, kind, access_key_id, principal_type, principal_name, \
          principal_id, account_id, status, notes, created_by, created_at) \
@@ -192,9 +194,15 @@ async fn add_credential(
     .bind(&valid.notes)
     .bind(user.account.id)
     .bind(now_millis())
-    .fetch_one(&state.db.pool)
+    .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
+    let event = audit::Event::new("credential_added", "credential")
+        .entity(id)
+        .case(case.id)
+        .details(json!({"kind": input.kind, "access_key_id": valid.access_key_id, "principal_name": valid.principal_name}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
+    tx.commit().await?;
 
     tracing::info!(case = case.number, credential = id, user = user.account.id, "credential added");
     let sql = format!("{CREDENTIAL_SELECT} WHERE k.id = $1");

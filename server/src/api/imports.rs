@@ -100,6 +100,7 @@ async fn upload_import(
     let importer = Importer {
         user_id: user.account.id,
         display_name: user.account.display_name.clone(),
+        actor: crate::audit::Actor::user(&user),
     };
     let outcome = import_files(&state.db, &state.settings, case, &importer, upload.files.clone()).await?;
     state.mail_wakeup.notify_one();

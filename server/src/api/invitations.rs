@@ -9,10 +9,12 @@ use rekey_types::{
     case_reference, validate_email, AcceptInvitation, Invitation, InvitationPreview, NewInvitation,
     UserRole, SHAREABLE_SECTIONS,
 };
+use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::api::cases::LeadCase;
+use crate::audit::{self, Actor};
 use crate::auth::{self, User};
 use crate::db::{now_millis, optional_time_column, time_column};
 use crate::error::{Error, Json, Result};
@@ -118,6 +120,11 @@ async fn invite(
     );
     crate::mail::enqueue_email(&mut tx, Some(case.id), &email, &format!("[{reference}] Invitation to follow a case"), &body)
         .await?;
+    let event = audit::Event::new("stakeholder_invited", "invitation")
+        .entity(id)
+        .case(case.id)
+        .details(json!({"email": email, "sections": input.sections, "expires_in_hours": hours}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
     tracing::info!(case = number, invitation = id, by = user.id(), "stakeholder invited");
@@ -212,6 +219,13 @@ async fn accept(
     .bind(invitation_id)
     .execute(&mut *tx)
     .await?;
+    let actor = Actor {
+        id: Some(user_id),
+        name: input.username.trim().to_string(),
+        client_address: None,
+    };
+    let event = audit::Event::new("invitation_accepted", "invitation").entity(invitation_id).case(case_id);
+    audit::append(&mut tx, &actor, event).await?;
     tx.commit().await?;
     tracing::info!(invitation = invitation_id, user = user_id, "invitation accepted");
 

@@ -5,9 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use rekey_types::{CaseMember, CaseRole, NewCaseMember, UserRole};
+use serde_json::json;
 use sqlx::Row;
 
 use crate::api::cases::{stored_value_error, CaseRef};
+use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{now_millis, time_column};
 use crate::error::{parse_json, Error, Json, Result};
@@ -112,6 +114,11 @@ async fn add_member(
         .execute(&mut *tx)
         .await?;
     ensure_a_lead_remains(&mut tx, case_id).await?;
+    let event = audit::Event::new("case_member_set", "case_member")
+        .entity(member_id)
+        .case(case_id)
+        .details(json!({"username": input.username.trim(), "role": input.role}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
 
     tracing::info!(case = number, member = member_id, role = %input.role, by = user.id(), "case member set");
@@ -134,6 +141,8 @@ async fn remove_member(
         return Err(Error::NotFound("case member"));
     }
     ensure_a_lead_remains(&mut tx, case_id).await?;
+    let event = audit::Event::new("case_member_removed", "case_member").entity(member_id).case(case_id);
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
     tracing::info!(case = number, member = member_id, by = user.id(), "case member removed");
     Ok(StatusCode::NO_CONTENT)

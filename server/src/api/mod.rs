@@ -6,6 +6,7 @@ use axum::Router;
 use crate::error::Error;
 use crate::AppState;
 
+pub mod audit;
 pub mod cases;
 pub mod credentials;
 pub mod imports;
@@ -59,6 +60,7 @@ fn routes(state: &AppState) -> Routes {
         .merge(members::router())
         .merge(users::router())
         .merge(invitations::router())
+        .merge(audit::router())
 }
 
 pub fn router(state: &AppState) -> Router<AppState> {

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rekey_types::{CurrentUser, LoginRequest, ServerStatus};
 
+use crate::audit::{self, Actor};
 use crate::auth::{self, User};
 use crate::error::{Error, Json, Result};
 use crate::api::Routes;
@@ -62,6 +63,8 @@ async fn login(
     let Some(user) = user else {
         state.login_throttle.record_failure(&keys);
         tracing::warn!(username, address = %peer.ip(), "login failed");
+        let actor = Actor::anonymous(username, Some(peer.ip().to_string()));
+        audit::append_alone(&state.db, &actor, audit::Event::new("login_failed", "session")).await?;
         let body = rekey_types::ErrorBody {
             error: rekey_types::ErrorDetail {
                 code: "unauthorized".into(),
@@ -80,6 +83,12 @@ async fn login(
             .map(str::to_string),
     };
     let token = auth::create_session(&state, user.id, &client).await?;
+    let actor = Actor {
+        id: Some(user.id),
+        name: user.username.clone(),
+        client_address: Some(peer.ip().to_string()),
+    };
+    audit::append_alone(&state.db, &actor, audit::Event::new("login", "session")).await?;
     tracing::info!(user = user.id, address = %peer.ip(), "login");
     let cookie = auth::session_cookie(&token, &state);
     Ok(([(header::SET_COOKIE, cookie)], Json(user)).into_response())
@@ -88,7 +97,14 @@ async fn login(
 async fn logout(State(state): State<AppState>, parts: Parts) -> Result<Response> {
     auth::require_csrf_header(&parts)?;
     if let Some(token) = auth::session_token(&parts) {
-        auth::delete_session(&state.db, &token).await?;
+        if let Some(user_id) = auth::delete_session(&state.db, &token).await? {
+            let actor = Actor {
+                id: Some(user_id),
+                name: format!("user {user_id}"),
+                client_address: auth::client_address(&parts),
+            };
+            audit::append_alone(&state.db, &actor, audit::Event::new("logout", "session")).await?;
+        }
     }
     let cookie = auth::expired_session_cookie(&state);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())

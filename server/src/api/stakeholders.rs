@@ -4,10 +4,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use rekey_types::{validate_email, DeliveryStatus, NewStakeholder, Notification, Stakeholder, StakeholderRole};
+use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::api::cases::{stored_value_error, CaseRef};
+use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{is_unique_violation, now_millis, optional_time_column, time_column};
 use crate::error::{Error, Json, Result};
@@ -55,6 +57,7 @@ async fn add_stakeholder(
     let email = input.email.trim().to_lowercase();
     validate_email(&email).map_err(|message| Error::invalid("email", message))?;
 
+    let mut tx = state.db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO stakeholders (case_id, name, email, role, created_at) VALUES ($1, $2, $3, $4, $5) \
          RETURNING id, name, email, role, created_at",
@@ -64,7 +67,7 @@ async fn add_stakeholder(
     .bind(&email)
     .bind(input.role.as_str())
     .bind(now_millis())
-    .fetch_one(&state.db.pool)
+    .fetch_one(&mut *tx)
     .await;
     let row = match inserted {
         Ok(row) => row,
@@ -73,8 +76,15 @@ async fn add_stakeholder(
         }
         Err(e) => return Err(e.into()),
     };
+    let stakeholder = stakeholder_from_row(&row)?;
+    let event = audit::Event::new("stakeholder_added", "stakeholder")
+        .entity(stakeholder.id)
+        .case(case.id)
+        .details(json!({"name": stakeholder.name, "email": stakeholder.email, "role": stakeholder.role}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
+    tx.commit().await?;
     tracing::info!(case = case.number, user = user.account.id, "stakeholder added");
-    Ok((StatusCode::CREATED, Json(stakeholder_from_row(&row)?)))
+    Ok((StatusCode::CREATED, Json(stakeholder)))
 }
 
 async fn list_notifications(

@@ -8,10 +8,12 @@ use rekey_types::{
     validate_email, ApiToken, CreatedApiToken, CreatedUser, NewApiToken, PasswordChange, SessionInfo, UserAccount,
     UserRole, UserUpdate,
 };
+use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::api::cases::stored_value_error;
+use crate::audit::{self, Actor};
 use crate::auth::{self, Admin, User};
 use crate::db::{now_millis, optional_time_column, time_column};
 use crate::tokens;
@@ -85,6 +87,10 @@ async fn create_user(
         }
     };
     let id = auth::create_user(&state.db, username, display_name, email, input.role, &password).await?;
+    let event = audit::Event::new("user_created", "user")
+        .entity(id)
+        .details(json!({"username": username, "role": input.role}));
+    audit::append_alone(&state.db, &Actor::user(&user), event).await?;
     tracing::info!(user = id, role = %input.role, by = user.id(), "user created");
     let account = fetch_account(&state, id).await?;
     Ok((
@@ -145,6 +151,12 @@ async fn update_user(
             .execute(&mut *tx)
             .await?;
     }
+    let event = audit::Event::new("user_updated", "user").entity(id).details(json!({
+        "before": {"role": current.role, "disabled": current.disabled, "display_name": current.display_name},
+        "after": {"role": role, "disabled": disabled, "display_name": display_name},
+        "password_reset": input.reset_password.is_some(),
+    }));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
     tracing::info!(user = id, by = user.id(), %role, disabled, sessions_ended = ends_sessions, "user updated");
     Ok(Json(fetch_account(&state, id).await?))
@@ -177,6 +189,10 @@ async fn change_password(
         .await?;
     let current = current_session_id(&state, &parts).await?;
     let ended = auth::end_sessions(&state.db, user.id(), current).await?;
+    let event = audit::Event::new("password_changed", "user")
+        .entity(user.id())
+        .details(json!({"other_sessions_ended": ended}));
+    audit::append_alone(&state.db, &Actor::user(&user), event).await?;
     tracing::info!(user = user.id(), other_sessions_ended = ended, "password changed");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -299,6 +315,10 @@ async fn create_token(
         .fetch_one(&state.db.pool)
         .await?;
     let token = token_from_row(&row)?;
+    let event = audit::Event::new("api_token_created", "api_token")
+        .entity(token.id)
+        .details(json!({"name": token.name, "scopes": token.scopes, "expires_at": token.expires_at}));
+    audit::append_alone(&state.db, &Actor::user(&user), event).await?;
     tracing::info!(user = user.id(), token = token.id, "API token created");
     Ok((StatusCode::CREATED, Json(CreatedApiToken { token, secret })))
 }
@@ -314,6 +334,8 @@ async fn revoke_token(State(state): State<AppState>, user: User, Path(id): Path<
     if result.rows_affected() == 0 {
         return Err(Error::NotFound("API token"));
     }
+    audit::append_alone(&state.db, &Actor::user(&user), audit::Event::new("api_token_revoked", "api_token").entity(id))
+        .await?;
     tracing::info!(user = user.id(), token = id, "API token revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -85,6 +85,8 @@ fn expectation(method: &Method, path: &str) -> Rule {
         ("GET" | "POST", "/cases/{number}/invitations") => Rule::CaseLead,
         ("GET", "/invitations/{token}") | ("POST", "/invitations/{token}/accept") => Rule::Public,
         ("GET" | "POST", "/users") | ("PATCH", "/users/{id}") => Rule::AdminOnly,
+        ("GET", "/audit" | "/audit/verify") => Rule::AdminOnly,
+        ("GET", "/cases/{number}/audit") => Rule::CaseLead,
         ("POST", "/account/password") => Rule::SignedIn,
         ("GET", "/account/sessions" | "/account/tokens") => Rule::SignedIn,
         ("DELETE", "/account/sessions/{id}" | "/account/tokens/{id}") => Rule::SignedIn,
