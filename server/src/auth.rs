@@ -213,8 +213,11 @@ pub fn expired_session_cookie(state: &AppState) -> String {
 
 /// Reads the session token from the request's cookies.
 pub fn session_token(parts: &Parts) -> Option<String> {
-    parts
-        .headers
+    session_token_from_headers(&parts.headers)
+}
+
+pub fn session_token_from_headers(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())

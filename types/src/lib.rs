@@ -95,6 +95,10 @@ pub struct Case {
     pub restricted: bool,
     /// The caller's role in the case; `None` when a manager reads it without being a member.
     pub my_role: Option<CaseRole>,
+    /// For stakeholder accounts, the sections shared with them besides the overview; `None`
+    /// for everyone else, who see every section their role allows.
+    #[serde(default)]
+    pub shared_sections: Option<Vec<String>>,
 }
 
 /// Body of `POST /api/v1/cases/{number}/phase`.

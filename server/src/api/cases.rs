@@ -177,6 +177,7 @@ fn case_from_row(row: &AnyRow, my_role: Option<CaseRole>) -> Result<Case> {
         finding_count: row.try_get("finding_count")?,
         restricted: row.try_get::<i64, _>("restricted")? != 0,
         my_role,
+        shared_sections: None,
     })
 }
 
@@ -219,8 +220,18 @@ pub async fn fetch_case(state: &AppState, case: CaseRef) -> Result<Case> {
     case_from_row(&row, case.role)
 }
 
-async fn get_case(State(state): State<AppState>, case: CaseRef) -> Result<Json<Case>> {
-    Ok(Json(fetch_case(&state, case).await?))
+async fn get_case(State(state): State<AppState>, user: User, case: CaseRef) -> Result<Json<Case>> {
+    let mut found = fetch_case(&state, case).await?;
+    if user.role() == UserRole::Stakeholder {
+        let shared: String = sqlx::query("SELECT shared_sections FROM case_members WHERE case_id = $1 AND user_id = $2")
+            .bind(case.id)
+            .bind(user.id())
+            .fetch_one(&state.db.pool)
+            .await?
+            .try_get("shared_sections")?;
+        found.shared_sections = Some(shared.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect());
+    }
+    Ok(Json(found))
 }
 
 /// Checked fields of a new case.

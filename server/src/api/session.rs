@@ -75,6 +75,11 @@ async fn login(
         return Ok((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response());
     };
     state.login_throttle.record_success(&keys[..1]);
+    // A session that came with the login request ends, so a token planted before login
+    // (session fixation) never becomes a signed-in session.
+    if let Some(old_token) = auth::session_token_from_headers(&headers) {
+        auth::delete_session(&state.db, &old_token).await?;
+    }
     let client = auth::ClientInfo {
         address: Some(peer.ip().to_string()),
         user_agent: headers

@@ -166,3 +166,47 @@ async fn common_password_rejected(backend: Backend) {
     assert_eq!(error["error"]["field"], "password");
     assert!(error["error"]["message"].as_str().unwrap().contains("most common passwords"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_rotates_session_token() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.login_admin().await;
+    let first: Vec<(String,)> = sqlx::query_as("SELECT token_hash FROM sessions")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+    app.login_admin().await;
+    let second: Vec<(String,)> = sqlx::query_as("SELECT token_hash FROM sessions")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1, "the session sent with the login ended");
+    assert_ne!(first[0].0, second[0].0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_headers_present() {
+    let app = spawn_app(Backend::Sqlite).await;
+    for path in ["/api/v1/status", "/login", "/api/v1/cases"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert!(!headers.contains_key("strict-transport-security"), "no HSTS over plain http");
+    }
+
+    let https = crate::helpers::spawn_app_with(Backend::Sqlite, |settings| {
+        settings.public_url = "https://rekey.example.com".to_string();
+    })
+    .await;
+    let response = https
+        .post("/api/v1/session", &json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .await;
+    assert!(response.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
+    assert!(response.headers()["set-cookie"].to_str().unwrap().contains("Secure"));
+}
