@@ -38,6 +38,7 @@ pub fn LoginPage() -> impl IntoView {
             return;
         }
         let request = LoginRequest {
+            totp_code: None,
             username: username.get_untracked().trim().to_string(),
             password: password.get_untracked(),
         };

@@ -87,11 +87,27 @@ fn fallback_hash() -> String {
     .clone()
 }
 
-/// Checks a username and password; `None` for an unknown user, a disabled user or a wrong
-/// password alike.
-pub async fn check_login(state: &AppState, username: &str, password: &str) -> Result<Option<CurrentUser>> {
+/// Result of checking login credentials.
+pub enum LoginOutcome {
+    /// Unknown user, disabled user, wrong password or wrong one-time code alike.
+    Failed,
+    /// The password is right, and the account needs a one-time code as well.
+    NeedsCode,
+    Success(CurrentUser),
+}
+
+/// Checks a username, password and, for accounts with two-factor authentication, the
+/// one-time code.
+pub async fn check_login(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    totp_code: Option<&str>,
+) -> Result<LoginOutcome> {
     let row = sqlx::query(
-        "SELECT id, username, display_name, role, password_hash, disabled FROM users WHERE username = $1",
+        "SELECT id, username, display_name, role, password_hash, disabled, totp_secret, totp_last_step, \
+         CAST(CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS BIGINT) AS totp_enabled \
+         FROM users WHERE username = $1",
     )
     .bind(username)
     .fetch_optional(&state.db.pool)
@@ -107,16 +123,25 @@ pub async fn check_login(state: &AppState, username: &str, password: &str) -> Re
             .await
             .map_err(anyhow::Error::from)?;
         verify_password(password.to_string(), fallback).await?;
-        return Ok(None);
+        return Ok(LoginOutcome::Failed);
     };
 
     let stored_hash: String = row.try_get("password_hash")?;
     let disabled: i64 = row.try_get("disabled")?;
     let matches = verify_password(password.to_string(), stored_hash.clone()).await?;
     if !matches || disabled != 0 {
-        return Ok(None);
+        return Ok(LoginOutcome::Failed);
     }
     let user = user_from_row(&row)?;
+    if let Some(secret) = row.try_get::<Option<String>, _>("totp_secret")? {
+        let Some(code) = totp_code.filter(|c| !c.trim().is_empty()) else {
+            return Ok(LoginOutcome::NeedsCode);
+        };
+        let last_step: Option<i64> = row.try_get("totp_last_step")?;
+        if !accept_totp_code(state, user.id, &secret, code, last_step).await? {
+            return Ok(LoginOutcome::Failed);
+        }
+    }
     if needs_rehash(&stored_hash) {
         let upgraded = hash_password(password.to_string()).await?;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
@@ -126,7 +151,32 @@ pub async fn check_login(state: &AppState, username: &str, password: &str) -> Re
             .await?;
         tracing::info!(user = user.id, "password hash upgraded to the current parameters");
     }
-    Ok(Some(user))
+    Ok(LoginOutcome::Success(user))
+}
+
+/// Checks a one-time code and records its time step, so that the same code cannot be used
+/// again. The conditional UPDATE makes two concurrent logins with one code fail for one.
+pub async fn accept_totp_code(
+    state: &AppState,
+    user_id: i64,
+    secret: &str,
+    code: &str,
+    last_step: Option<i64>,
+) -> Result<bool> {
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+    let last = last_step.and_then(|s| u64::try_from(s).ok());
+    let Some(step) = crate::totp::verify(secret, code, crate::totp::current_step(now), last) else {
+        return Ok(false);
+    };
+    let step = i64::try_from(step).unwrap_or(i64::MAX);
+    let updated = sqlx::query(
+        "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+    )
+    .bind(step)
+    .bind(user_id)
+    .execute(&state.db.pool)
+    .await?;
+    Ok(updated.rows_affected() == 1)
 }
 
 pub fn user_from_row(row: &sqlx::any::AnyRow) -> Result<CurrentUser> {
@@ -137,6 +187,7 @@ pub fn user_from_row(row: &sqlx::any::AnyRow) -> Result<CurrentUser> {
         display_name: row.try_get("display_name")?,
         role: UserRole::parse(&role)
             .ok_or_else(|| anyhow::anyhow!("unknown role '{role}' in users table"))?,
+        totp_enabled: row.try_get::<i64, _>("totp_enabled")? != 0,
     })
 }
 
@@ -309,7 +360,8 @@ async fn authenticate_request(parts: &Parts, state: &AppState) -> Result<User> {
         let now = now_millis();
         let idle = i64::try_from(state.settings.session_idle_timeout().as_millis()).unwrap_or(i64::MAX);
         let row = sqlx::query(
-            "SELECT s.id AS session_id, s.last_seen_at, u.id, u.username, u.display_name, u.role \
+            "SELECT s.id AS session_id, s.last_seen_at, u.id, u.username, u.display_name, u.role, \
+             CAST(CASE WHEN u.totp_secret IS NULL THEN 0 ELSE 1 END AS BIGINT) AS totp_enabled \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.disabled = 0",
         )
@@ -406,6 +458,13 @@ impl FromRequestParts<AppState> for Admin {
         let user = User::from_request_parts(parts, state).await?;
         user.require_session()?;
         user.require_role(&[UserRole::Admin])?;
+        if state.settings.require_totp_for_admins && !user.account.totp_enabled {
+            return Err(Error::Forbidden(
+                "administrators must enable two-factor authentication first \
+                 (POST /api/v1/account/totp/setup, then /enable)"
+                    .to_string(),
+            ));
+        }
         Ok(Admin(user))
     }
 }

@@ -63,6 +63,8 @@ pub struct Settings {
     pub session_hours: u32,
     /// Minutes without a request after which a session ends.
     pub session_idle_minutes: u32,
+    /// Administrators may use admin functions only after enabling two-factor authentication.
+    pub require_totp_for_admins: bool,
     /// Largest trail upload accepted, in megabytes, for all files of one request together.
     pub max_upload_mb: u64,
     /// SMTP server host name; empty means mail is not configured and stays in the outbox.
@@ -101,6 +103,7 @@ impl Default for Settings {
             admin_password: None,
             session_hours: 12,
             session_idle_minutes: 120,
+            require_totp_for_admins: false,
             max_upload_mb: 2048,
             smtp_host: String::new(),
             smtp_port: 587,
@@ -126,6 +129,7 @@ const KEYS: &[&str] = &[
     "admin_password",
     "session_hours",
     "session_idle_minutes",
+    "require_totp_for_admins",
     "max_upload_mb",
     "smtp_host",
     "smtp_port",

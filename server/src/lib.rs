@@ -18,6 +18,7 @@ pub mod import;
 pub mod mail;
 pub mod throttle;
 pub mod tokens;
+pub mod totp;
 mod web;
 
 use config::Settings;

@@ -63,7 +63,8 @@ fn required_scopes(parts: &Parts) -> &'static [TokenScope] {
 pub async fn authenticate(state: &AppState, parts: &Parts, token: &str) -> Result<CurrentUser> {
     let now = now_millis();
     let row = sqlx::query(
-        "SELECT t.id AS token_id, t.scopes, t.last_used_at, u.id, u.username, u.display_name, u.role \
+        "SELECT t.id AS token_id, t.scopes, t.last_used_at, u.id, u.username, u.display_name, u.role, \
+         CAST(CASE WHEN u.totp_secret IS NULL THEN 0 ELSE 1 END AS BIGINT) AS totp_enabled \
          FROM api_tokens t JOIN users u ON u.id = t.user_id \
          WHERE t.token_hash = $1 AND t.expires_at > $2 AND t.revoked_at IS NULL AND u.disabled = 0",
     )

@@ -78,6 +78,30 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
+/// Response of `POST /api/v1/account/totp/setup`: the secret to enter in an authenticator
+/// app. It takes effect once a code made from it is confirmed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TotpSetup {
+    /// Base32 secret, for typing into the app.
+    pub secret: String,
+    /// `otpauth://` URI, for apps that open links or read QR codes.
+    pub uri: String,
+}
+
+/// Body of `POST /api/v1/account/totp/enable`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpConfirm {
+    pub code: String,
+}
+
+/// Body of `POST /api/v1/account/totp/disable`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpDisable {
+    pub current_password: String,
+}
+
 /// A member of a case.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CaseMember {

@@ -37,6 +37,9 @@ pub struct ErrorDetail {
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
+    /// Code from the authenticator app, for accounts with two-factor authentication.
+    #[serde(default)]
+    pub totp_code: Option<String>,
 }
 
 /// The signed-in user, returned by login and `GET /api/v1/session`.
@@ -46,6 +49,9 @@ pub struct CurrentUser {
     pub username: String,
     pub display_name: String,
     pub role: UserRole,
+    /// True when logins need a one-time code as well as the password.
+    #[serde(default)]
+    pub totp_enabled: bool,
 }
 
 /// Server facts the app needs before showing a page.

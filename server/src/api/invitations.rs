@@ -239,6 +239,7 @@ async fn accept(
         username: input.username.trim().to_string(),
         display_name: name,
         role: UserRole::Stakeholder,
+        totp_enabled: false,
     };
     let cookie = auth::session_cookie(&session, &state);
     Ok(([(header::SET_COOKIE, cookie)], Json(user)).into_response())

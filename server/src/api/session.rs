@@ -59,7 +59,21 @@ async fn login(
         });
     }
 
-    let user = auth::check_login(&state, username, &input.password).await?;
+    let outcome = auth::check_login(&state, username, &input.password, input.totp_code.as_deref()).await?;
+    let user = match outcome {
+        auth::LoginOutcome::Success(user) => Some(user),
+        auth::LoginOutcome::NeedsCode => {
+            let body = rekey_types::ErrorBody {
+                error: rekey_types::ErrorDetail {
+                    code: "totp_required".into(),
+                    message: "enter the 6-digit code from your authenticator app".into(),
+                    field: Some("totp_code".into()),
+                },
+            };
+            return Ok((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response());
+        }
+        auth::LoginOutcome::Failed => None,
+    };
     let Some(user) = user else {
         state.login_throttle.record_failure(&keys);
         tracing::warn!(username, address = %peer.ip(), "login failed");

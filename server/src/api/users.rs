@@ -5,8 +5,8 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
 use rekey_types::{
-    validate_email, ApiToken, CreatedApiToken, CreatedUser, NewApiToken, PasswordChange, SessionInfo, UserAccount,
-    UserRole, UserUpdate,
+    validate_email, ApiToken, CreatedApiToken, CreatedUser, NewApiToken, PasswordChange, SessionInfo, TotpConfirm,
+    TotpDisable, TotpSetup, UserAccount, UserRole, UserUpdate,
 };
 use serde_json::json;
 use sqlx::any::AnyRow;
@@ -30,6 +30,9 @@ pub fn router() -> Routes {
         .route("/account/sessions/{id}", delete(end_session))
         .route("/account/tokens", get(list_tokens).post(create_token))
         .route("/account/tokens/{id}", delete(revoke_token))
+        .route("/account/totp/setup", post(totp_setup))
+        .route("/account/totp/enable", post(totp_enable))
+        .route("/account/totp/disable", post(totp_disable))
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, email, role, disabled, created_at";
@@ -337,5 +340,64 @@ async fn revoke_token(State(state): State<AppState>, user: User, Path(id): Path<
     audit::append_alone(&state.db, &Actor::user(&user), audit::Event::new("api_token_revoked", "api_token").entity(id))
         .await?;
     tracing::info!(user = user.id(), token = id, "API token revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Starts two-factor setup: stores a new pending secret and returns it once.
+async fn totp_setup(State(state): State<AppState>, user: User) -> Result<Json<TotpSetup>> {
+    user.require_session()?;
+    let secret = crate::totp::new_secret();
+    sqlx::query("UPDATE users SET totp_pending_secret = $1 WHERE id = $2")
+        .bind(&secret)
+        .bind(user.id())
+        .execute(&state.db.pool)
+        .await?;
+    let uri = crate::totp::provisioning_uri(&secret, &user.account.username, "Rekey");
+    Ok(Json(TotpSetup { secret, uri }))
+}
+
+/// Enables two-factor authentication once a code from the pending secret checks out.
+async fn totp_enable(State(state): State<AppState>, user: User, Json(input): Json<TotpConfirm>) -> Result<StatusCode> {
+    user.require_session()?;
+    let pending: Option<String> = sqlx::query("SELECT totp_pending_secret FROM users WHERE id = $1")
+        .bind(user.id())
+        .fetch_one(&state.db.pool)
+        .await?
+        .try_get("totp_pending_secret")?;
+    let Some(secret) = pending else {
+        return Err(Error::invalid("code", "no setup in progress; start with POST /api/v1/account/totp/setup"));
+    };
+    if !auth::accept_totp_code(&state, user.id(), &secret, &input.code, None).await? {
+        return Err(Error::invalid("code", "the code does not match; check the app's clock and enter the current code"));
+    }
+    let mut tx = state.db.begin().await?;
+    sqlx::query("UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL WHERE id = $1")
+        .bind(user.id())
+        .execute(&mut *tx)
+        .await?;
+    audit::append(&mut tx, &Actor::user(&user), audit::Event::new("totp_enabled", "user").entity(user.id())).await?;
+    tx.commit().await?;
+    tracing::info!(user = user.id(), "two-factor authentication enabled");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn totp_disable(State(state): State<AppState>, user: User, Json(input): Json<TotpDisable>) -> Result<StatusCode> {
+    user.require_session()?;
+    let stored_hash: String = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user.id())
+        .fetch_one(&state.db.pool)
+        .await?
+        .try_get("password_hash")?;
+    if !auth::verify_password(input.current_password.clone(), stored_hash).await? {
+        return Err(Error::invalid("current_password", "current_password is not your current password"));
+    }
+    let mut tx = state.db.begin().await?;
+    sqlx::query("UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL, totp_last_step = NULL WHERE id = $1")
+        .bind(user.id())
+        .execute(&mut *tx)
+        .await?;
+    audit::append(&mut tx, &Actor::user(&user), audit::Event::new("totp_disabled", "user").entity(user.id())).await?;
+    tx.commit().await?;
+    tracing::info!(user = user.id(), "two-factor authentication disabled");
     Ok(StatusCode::NO_CONTENT)
 }

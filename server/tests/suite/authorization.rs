@@ -91,6 +91,7 @@ fn expectation(method: &Method, path: &str) -> Rule {
         ("GET", "/account/sessions" | "/account/tokens") => Rule::SignedIn,
         ("DELETE", "/account/sessions/{id}" | "/account/tokens/{id}") => Rule::SignedIn,
         ("POST", "/account/tokens") => Rule::SignedIn,
+        ("POST", "/account/totp/setup" | "/account/totp/enable" | "/account/totp/disable") => Rule::SignedIn,
         _ => panic!("no authorization entry for {m} /api/v1{path}; add one to `expectation`"),
     }
 }

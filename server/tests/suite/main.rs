@@ -12,5 +12,7 @@ mod cases;
 mod imports;
 mod invitations;
 mod mail;
+mod stakeholder_browser;
 mod tokens;
+mod totp;
 mod trail_fixtures;
