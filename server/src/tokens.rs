@@ -9,6 +9,7 @@ use axum::http::{header, Method};
 use rekey_types::{CurrentUser, TokenScope};
 use sqlx::Row;
 
+use crate::audit;
 use crate::auth::{new_session_token, token_hash, user_from_row};
 use crate::db::now_millis;
 use crate::error::{Error, Result};
@@ -83,13 +84,27 @@ pub async fn authenticate(state: &AppState, parts: &Parts, token: &str) -> Resul
             needed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ")
         )));
     }
+    let user = user_from_row(&row)?;
+    // Token use is written at most once a minute per token, to the token and the audit log,
+    // so that a busy script does not write on every request.
     let last_used: Option<i64> = row.try_get("last_used_at")?;
     if last_used.is_none_or(|t| now - t > 60_000) {
+        let mut tx = state.db.begin().await?;
         sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
             .bind(now)
             .bind(token_id)
-            .execute(&state.db.pool)
+            .execute(&mut *tx)
             .await?;
+        let actor = audit::Actor {
+            id: Some(user.id),
+            name: user.username.clone(),
+            client_address: crate::auth::client_address(parts),
+        };
+        let event = audit::Event::new("api_token_used", "api_token")
+            .entity(token_id)
+            .details(serde_json::json!({"path": parts.uri.path(), "method": parts.method.as_str()}));
+        audit::append(&mut tx, &actor, event).await?;
+        tx.commit().await?;
     }
-    user_from_row(&row)
+    Ok(user)
 }
