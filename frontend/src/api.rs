@@ -10,8 +10,8 @@ use std::rc::Rc;
 use gloo_net::http::{Request, RequestBuilder, Response};
 use rekey_types::{
     Case, Credential, CurrentUser, ErrorBody, ErrorDetail, Finding, LoginRequest, NewCase,
-    NewCredential, NewStakeholder, Notification, PhaseChange, ServerStatus, Stakeholder,
-    TrailImport,
+    NewCredential, NewStakeholder, Notification, PhaseChange, ServerStatus,
+    Stakeholder, Task, TaskUpdate, TrailImport,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -40,6 +40,7 @@ impl ApiError {
                      and that the server is running, then try again."
                 ),
                 field: None,
+                current_version: None,
             },
         }
     }
@@ -52,6 +53,7 @@ impl ApiError {
                 code: "invalid".to_string(),
                 message: message.into(),
                 field: Some(field.to_string()),
+                current_version: None,
             },
         }
     }
@@ -105,6 +107,7 @@ async fn send(request: Request, redirect_on_unauthorized: bool) -> ApiResult<Res
                 response.status_text()
             ),
             field: None,
+            current_version: None,
         },
     };
     Err(ApiError {
@@ -124,6 +127,7 @@ async fn read_json<T: DeserializeOwned>(response: Response) -> ApiResult<T> {
                  may be different versions: reload the page."
             ),
             field: None,
+            current_version: None,
         },
     })
 }
@@ -135,6 +139,7 @@ fn request_error(error: gloo_net::Error) -> ApiError {
             code: "invalid_request".to_string(),
             message: format!("The request could not be built: {error}"),
             field: None,
+            current_version: None,
         },
     }
 }
@@ -148,6 +153,13 @@ async fn get<T: DeserializeOwned>(url: &str) -> ApiResult<T> {
 
 async fn post_json<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> ApiResult<T> {
     let request = with_csrf(Request::post(url))
+        .json(body)
+        .map_err(request_error)?;
+    read_json(send(request, true).await?).await
+}
+
+async fn patch_json<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> ApiResult<T> {
+    let request = with_csrf(Request::patch(url))
         .json(body)
         .map_err(request_error)?;
     read_json(send(request, true).await?).await
@@ -252,4 +264,12 @@ pub async fn add_stakeholder(number: i64, body: &NewStakeholder) -> ApiResult<St
 
 pub async fn notifications(number: i64) -> ApiResult<Vec<Notification>> {
     get(&case_url(number, "/notifications")).await
+}
+
+pub async fn tasks(number: i64) -> ApiResult<Vec<Task>> {
+    get(&case_url(number, "/tasks")).await
+}
+
+pub async fn update_task(number: i64, task_id: i64, body: &TaskUpdate) -> ApiResult<Task> {
+    patch_json(&case_url(number, &format!("/tasks/{task_id}")), body).await
 }

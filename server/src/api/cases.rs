@@ -1,4 +1,6 @@
-//! Cases: create, list, open, change phase.
+//! Cases: create, list, open, change phase. A new case gets the tasks of the default
+//! playbook, and a move to a later phase is rejected while tasks of the current phase are open unless
+//! it is forced with a reason.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -8,6 +10,7 @@ use rekey_types::{case_reference, parse_zoned_time, Case, DetectionSource, NewCa
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::api::tasks;
 use crate::auth::User;
 use crate::db::{now_millis, optional_time_column, time_column, to_millis, Tx};
 use crate::error::{Error, Json, Result};
@@ -181,6 +184,7 @@ async fn create_case(
     .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
+    tasks::create_case_tasks(&mut tx, id, now).await?;
     tx.commit().await?;
 
     tracing::info!(case = number, user = user.0.id, "case created");
@@ -195,8 +199,46 @@ async fn change_phase(
     Json(input): Json<PhaseChange>,
 ) -> Result<Json<Case>> {
     let case = CaseRef::load(&state, &user, number).await?;
+    let reason = input
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|reason| !reason.is_empty());
+    if reason.is_some_and(|reason| reason.chars().count() > 2_000) {
+        return Err(Error::invalid("reason", "reason is longer than 2,000 characters; shorten it"));
+    }
     let mut tx = state.db.begin().await?;
     let previous = update_phase(&mut tx, case, input.phase).await?;
+    let open = tasks::open_task_titles(&mut tx, case.id, previous).await?;
+    let forced = input.phase.is_after(previous) && !open.is_empty();
+    if forced && !input.force {
+        return Err(Error::conflict(
+            "force",
+            format!(
+                "{} task(s) of phase {} are still open: {}; finish or skip them, or move on \
+                 anyway with force and a reason",
+                open.len(),
+                previous.label(),
+                open.join("; ")
+            ),
+        ));
+    }
+    if forced && reason.is_none() {
+        return Err(Error::invalid(
+            "reason",
+            "reason is missing; say why the case moves on while tasks are still open",
+        ));
+    }
+    let change = tasks::NewPhaseChange {
+        case_id: case.id,
+        from: previous,
+        to: input.phase,
+        forced,
+        reason,
+        open_tasks: open.len(),
+        user_id: user.0.id,
+    };
+    tasks::record_phase_change(&mut tx, change).await?;
     mail::enqueue_case_event(
         &mut tx,
         &state.settings,
@@ -211,7 +253,7 @@ async fn change_phase(
     tx.commit().await?;
     state.mail_wakeup.notify_one();
 
-    tracing::info!(case = number, user = user.0.id, phase = %input.phase, "phase changed");
+    tracing::info!(case = number, user = user.0.id, phase = %input.phase, forced, "phase changed");
     Ok(Json(fetch_case(&state, case).await?))
 }
 

@@ -8,8 +8,10 @@ use crate::AppState;
 pub mod cases;
 pub mod credentials;
 pub mod imports;
+pub mod playbooks;
 pub mod session;
 pub mod stakeholders;
+pub mod tasks;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -17,6 +19,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(cases::router())
         .merge(credentials::router())
         .merge(imports::router(state.settings.max_upload_bytes()))
+        .merge(playbooks::router())
         .merge(stakeholders::router())
+        .merge(tasks::router())
         .fallback(|| async { Error::NotFound("API route") })
 }

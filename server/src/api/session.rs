@@ -46,6 +46,7 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Json(input): J
                 code: "unauthorized".into(),
                 message: LOGIN_FAILED.into(),
                 field: None,
+                current_version: None,
             },
         };
         return Ok((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response());

@@ -1,0 +1,111 @@
+-- Playbooks and their tasks, and the record of each phase change. Same conventions as
+-- 0001_initial.sql: times are BIGINT milliseconds since the Unix epoch in UTC, flags are 0
+-- or 1, and every editable row carries a version that each update increments.
+
+CREATE TABLE playbook_templates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL,
+    -- The template that new cases get; at most one row has 1.
+    is_default INTEGER NOT NULL DEFAULT 0,
+    version BIGINT NOT NULL DEFAULT 1,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE playbook_steps (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    template_id BIGINT NOT NULL REFERENCES playbook_templates (id) ON DELETE CASCADE,
+    phase TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL
+);
+
+CREATE INDEX playbook_steps_template ON playbook_steps (template_id, position);
+
+-- A case's checklist, copied from a template's steps when the case is created, so that a
+-- later edit of the template leaves running cases as they are.
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id BIGINT NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    phase TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL,
+    status TEXT NOT NULL,
+    skip_reason TEXT,
+    assignee_id BIGINT REFERENCES users (id),
+    due_at BIGINT,
+    finished_by BIGINT REFERENCES users (id),
+    finished_at BIGINT,
+    version BIGINT NOT NULL DEFAULT 1,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE INDEX tasks_case ON tasks (case_id, position);
+
+CREATE TABLE phase_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id BIGINT NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    from_phase TEXT NOT NULL,
+    to_phase TEXT NOT NULL,
+    -- 1 when the case moved on although tasks of from_phase were still open.
+    forced INTEGER NOT NULL,
+    reason TEXT,
+    open_tasks BIGINT NOT NULL,
+    changed_by BIGINT NOT NULL REFERENCES users (id),
+    changed_at BIGINT NOT NULL
+);
+
+CREATE INDEX phase_changes_case ON phase_changes (case_id, changed_at);
+
+INSERT INTO playbook_templates (name, description, is_default, version, created_at, updated_at)
+VALUES (
+    'Credential leakage',
+    'Response to a leaked cloud credential, from detection to the post-incident report.',
+    1, 1, 0, 0
+);
+
+INSERT INTO playbook_steps (template_id, phase, position, title, description)
+SELECT t.id, s.phase, s.position, s.title, s.description
+FROM playbook_templates t, (
+    SELECT 'identification' AS phase, 1 AS position, 'Record how the incident was detected' AS title,
+        'Detection source and external ticket reference.' AS description
+    UNION ALL SELECT 'identification', 2, 'Record the end-user impact',
+        'Record the impact on end users, or an explicit "no end-user impact" result.'
+    UNION ALL SELECT 'identification', 3, 'Separate real alerts from noise',
+        'Confirm the alert is a real leak and not a false positive.'
+    UNION ALL SELECT 'identification', 4, 'Locate the leaked credentials',
+        'User or role name and id, access key id, account id.'
+    UNION ALL SELECT 'identification', 5, 'Set the compromise time',
+        'Every call made with the credential after this time is treated as malicious.'
+    UNION ALL SELECT 'identification', 6, 'Check the interruption cause against recent deployments',
+        'If an application is down, record whether the leak or an unrelated change caused it.'
+    UNION ALL SELECT 'identification', 7, 'Notify internal stakeholders',
+        'Legal, technical teams and developers.'
+    UNION ALL SELECT 'identification', 8, 'Inform legal, communications and, where required, law enforcement',
+        'External communications staff, and a regulator or law enforcement where law requires.'
+    UNION ALL SELECT 'containment', 9, 'Disable each leaked credential',
+        'Record a containment action for every credential: who, when, who authorised it, result.'
+    UNION ALL SELECT 'containment', 10, 'Pass the verification window',
+        'Watch the audit logs for about 30 minutes after containment; the credential must not be used.'
+    UNION ALL SELECT 'eradication', 11, 'Collect all calls since the compromise time',
+        'Import the audit-log exports (CloudTrail, CTS) from the compromise time until now.'
+    UNION ALL SELECT 'eradication', 12, 'Review the sensitive calls',
+        'Data access, resource creation, permission and identity changes, deletions.'
+    UNION ALL SELECT 'eradication', 13, 'Identify affected applications and notify their owners',
+        'Record the affected resources and when each owner was notified.'
+    UNION ALL SELECT 'eradication', 14, 'Contain the credentials the attacker created',
+        'Users, access keys and role sessions created with a leaked credential are leaked too.'
+    UNION ALL SELECT 'recovery', 15, 'Restore modified and deleted resources',
+        'Replace, restore from backup, rebuild from the CMDB, isolate or destroy each resource.'
+    UNION ALL SELECT 'post_incident', 16, 'Complete forensics on isolated resources',
+        'Add the forensic findings to the report.'
+    UNION ALL SELECT 'post_incident', 17, 'Update the CMDB',
+        'Make the configuration management database match reality.'
+    UNION ALL SELECT 'post_incident', 18, 'Review lessons learned',
+        'What worked and what did not, with improvement actions and owners.'
+) s
+WHERE t.name = 'Credential leakage';
