@@ -13,6 +13,9 @@ use rekey_types::{
     NewCredential, NewStakeholder, Notification, PhaseChange, ServerStatus,
     Stakeholder, Task, TaskUpdate, TrailImport,
 };
+use rekey_types::{
+    ContainmentAction, CredentialContainment, CredentialStatusUpdate, NewContainmentAction,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use web_sys::{File, FormData};
@@ -272,4 +275,25 @@ pub async fn tasks(number: i64) -> ApiResult<Vec<Task>> {
 
 pub async fn update_task(number: i64, task_id: i64, body: &TaskUpdate) -> ApiResult<Task> {
     patch_json(&case_url(number, &format!("/tasks/{task_id}")), body).await
+}
+
+pub async fn containment(number: i64) -> ApiResult<Vec<CredentialContainment>> {
+    get(&case_url(number, "/containment")).await
+}
+
+pub async fn change_credential_status(
+    number: i64,
+    credential_id: i64,
+    body: &CredentialStatusUpdate,
+) -> ApiResult<CredentialContainment> {
+    post_json(&case_url(number, &format!("/credentials/{credential_id}/status")), body).await
+}
+
+pub async fn add_containment_action(
+    number: i64,
+    credential_id: i64,
+    body: &NewContainmentAction,
+) -> ApiResult<ContainmentAction> {
+    let path = format!("/credentials/{credential_id}/containment-actions");
+    post_json(&case_url(number, &path), body).await
 }

@@ -109,3 +109,41 @@ FROM playbook_templates t, (
         'What worked and what did not, with improvement actions and owners.'
 ) s
 WHERE t.name = 'Credential leakage';
+
+-- Lifecycle of leaked credentials. The version guards status changes against concurrent
+-- edits; each change is kept in credential_status_changes.
+ALTER TABLE credentials ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
+
+CREATE TABLE credential_status_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id BIGINT NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    credential_id BIGINT NOT NULL REFERENCES credentials (id) ON DELETE CASCADE,
+    from_status TEXT NOT NULL,
+    to_status TEXT NOT NULL,
+    note TEXT NOT NULL,
+    changed_by BIGINT NOT NULL REFERENCES users (id),
+    changed_at BIGINT NOT NULL
+);
+
+CREATE INDEX credential_status_changes_credential ON credential_status_changes (credential_id, changed_at);
+
+-- What was done to stop a leaked credential from working. performed_by and authorised_by
+-- are names, because the person may have no Rekey account.
+CREATE TABLE containment_actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id BIGINT NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    credential_id BIGINT NOT NULL REFERENCES credentials (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    performed_by TEXT NOT NULL,
+    performed_at BIGINT NOT NULL,
+    authorised_by TEXT NOT NULL,
+    result TEXT NOT NULL,
+    notes TEXT NOT NULL,
+    reversible INTEGER NOT NULL,
+    version BIGINT NOT NULL DEFAULT 1,
+    created_by BIGINT NOT NULL REFERENCES users (id),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE INDEX containment_actions_credential ON containment_actions (credential_id, performed_at);

@@ -39,7 +39,7 @@ pub struct Task {
     pub title: String,
     pub description: String,
     pub status: TaskStatus,
-    /// Why the task was skipped; set exactly when `status` is `skipped`.
+    /// Reason the task was skipped, set exactly when `status` is `skipped`.
     pub skip_reason: Option<String>,
     /// Username of the assignee.
     pub assignee: Option<String>,
@@ -123,4 +123,188 @@ pub struct PhaseChangeRecord {
     pub open_tasks: i64,
     pub changed_by: String,
     pub changed_at: DateTime<Utc>,
+}
+
+wire_enum!(
+    /// Kind of containment action. `ContainmentKind::for_credential` lists the kinds that fit
+    /// each kind of credential.
+    ContainmentKind {
+        DisableAccessKey = "disable_access_key", "Disable the access key";
+        DeleteAccessKey = "delete_access_key", "Delete the access key";
+        DisableUser = "disable_user", "Disable the user";
+        DeleteUser = "delete_user", "Delete the user";
+        ResetPassword = "reset_password", "Reset the password";
+        RevokeRoleSessions = "revoke_role_sessions", "Revoke all role sessions";
+        AttachDenyAllPolicy = "attach_deny_all_policy", "Attach a deny-all policy to the role";
+        RemoveRolePolicies = "remove_role_policies", "Remove the role's policies";
+        ChangeTrustPolicy = "change_trust_policy", "Change the role's trust policy";
+        RevokeToken = "revoke_token", "Revoke the token";
+        Other = "other", "Other";
+    }
+);
+
+/// Warning shown with every containment action on temporary role credentials.
+pub const ROLE_CONTAINMENT_WARNING: &str = "Tokens already issued for the role stay valid until \
+    they expire, so watch the trail until the longest session has run out. These steps also \
+    cut off legitimate users and services of the role.";
+
+impl ContainmentKind {
+    /// Kinds that fit a credential of `kind`: key and user actions for permanent user
+    /// credentials, session and policy actions for temporary role credentials.
+    pub fn for_credential(kind: crate::CredentialKind) -> &'static [ContainmentKind] {
+        use crate::CredentialKind as Credential;
+        use ContainmentKind::*;
+        match kind {
+            Credential::AccessKey => &[
+                DisableAccessKey,
+                DeleteAccessKey,
+                DisableUser,
+                DeleteUser,
+                Other,
+            ],
+            Credential::IamUserPassword => &[ResetPassword, DisableUser, DeleteUser, Other],
+            Credential::TemporaryRoleCredentials => &[
+                RevokeRoleSessions,
+                AttachDenyAllPolicy,
+                RemoveRolePolicies,
+                ChangeTrustPolicy,
+                Other,
+            ],
+            Credential::ApiToken => &[RevokeToken, Other],
+            Credential::Other => ContainmentKind::ALL,
+        }
+    }
+
+    /// Warning for the person recording the action, for the role-wide kinds.
+    pub fn warning(self) -> Option<&'static str> {
+        match self {
+            ContainmentKind::RevokeRoleSessions
+            | ContainmentKind::AttachDenyAllPolicy
+            | ContainmentKind::RemoveRolePolicies
+            | ContainmentKind::ChangeTrustPolicy => Some(ROLE_CONTAINMENT_WARNING),
+            _ => None,
+        }
+    }
+}
+
+wire_enum!(
+    ContainmentResult {
+        Succeeded = "succeeded", "Succeeded";
+        Partial = "partial", "Partly succeeded";
+        Failed = "failed", "Failed";
+    }
+);
+
+/// Body of `POST /api/v1/cases/{number}/credentials/{id}/containment-actions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewContainmentAction {
+    pub kind: ContainmentKind,
+    /// Name of the person who did it; the signed-in user when absent.
+    #[serde(default)]
+    pub performed_by: Option<String>,
+    /// RFC 3339 time with a zone; now when absent.
+    #[serde(default)]
+    pub performed_at: Option<String>,
+    /// Name of the person who approved it.
+    pub authorised_by: String,
+    pub result: ContainmentResult,
+    #[serde(default)]
+    pub notes: String,
+    pub reversible: bool,
+}
+
+/// Body of `PATCH /api/v1/cases/{number}/containment-actions/{id}`. Absent fields stay.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ContainmentActionUpdate {
+    pub version: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<ContainmentResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reversible: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContainmentAction {
+    pub id: i64,
+    pub credential_id: i64,
+    pub kind: ContainmentKind,
+    pub performed_by: String,
+    pub performed_at: DateTime<Utc>,
+    pub authorised_by: String,
+    pub result: ContainmentResult,
+    pub notes: String,
+    pub reversible: bool,
+    /// `ROLE_CONTAINMENT_WARNING` for role-wide kinds.
+    pub warning: Option<String>,
+    /// Display name of the user who recorded the action.
+    pub recorded_by: String,
+    pub version: i64,
+}
+
+/// Body of `POST /api/v1/cases/{number}/credentials/{id}/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialStatusUpdate {
+    pub status: crate::CredentialStatus,
+    /// The credential's `version` the change was based on.
+    pub version: i64,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// One step of a credential's lifecycle.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CredentialStatusChange {
+    /// `None` for the status the credential was recorded with.
+    pub from_status: Option<crate::CredentialStatus>,
+    pub to_status: crate::CredentialStatus,
+    pub note: String,
+    pub changed_by: String,
+    pub changed_at: DateTime<Utc>,
+}
+
+wire_enum!(
+    /// Outcome of the verification window after a credential's last containment action.
+    VerificationState {
+        NotContained = "not_contained", "No containment action yet";
+        Watching = "watching", "Verification window running";
+        Passed = "passed", "Verification window passed without use";
+        UsedAfterContainment = "used_after_containment", "Used after containment";
+    }
+);
+
+/// The verification window of one credential, checked against the imported trail events.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Verification {
+    pub state: VerificationState,
+    /// Time of the last containment action that did not fail.
+    pub contained_at: Option<DateTime<Utc>>,
+    pub window_minutes: i64,
+    pub window_ends_at: Option<DateTime<Utc>>,
+    /// Imported trail events of the credential after `contained_at`, failed calls included.
+    pub events_after: i64,
+    /// Number of `events_after` that succeeded.
+    pub succeeded_after: i64,
+    pub first_use_after: Option<DateTime<Utc>>,
+}
+
+/// Containment state of one leaked credential: lifecycle, actions and verification window.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CredentialContainment {
+    pub credential_id: i64,
+    /// Access key id or principal name.
+    pub label: String,
+    pub kind: crate::CredentialKind,
+    pub status: crate::CredentialStatus,
+    /// Version of the credential's status; send it with the next status change.
+    pub version: i64,
+    /// Containment kinds that fit the credential's kind.
+    pub action_kinds: Vec<ContainmentKind>,
+    pub history: Vec<CredentialStatusChange>,
+    pub actions: Vec<ContainmentAction>,
+    pub verification: Verification,
 }

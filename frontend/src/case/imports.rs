@@ -96,6 +96,8 @@ fn ImportForm(data: CaseData) -> impl IntoView {
                     input.set_value("");
                     state.set(UploadState::Done(import));
                     data.findings.refetch();
+                    // New trail events may show a use after containment.
+                    data.containment.refetch();
                     data.case.refetch();
                 }
                 Err(error) => state.set(UploadState::Failed(error)),

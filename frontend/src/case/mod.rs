@@ -1,6 +1,7 @@
 //! `/cases/:number`: one case with its credentials, trail imports, findings, stakeholders and
 //! notifications.
 
+mod containment;
 mod credentials;
 mod findings;
 mod imports;
@@ -10,7 +11,7 @@ mod stakeholders;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use rekey_types::{
-    parse_case_reference, Case, Credential, Finding, Notification, Phase, PhaseChange, Stakeholder,
+    parse_case_reference, Case, Credential, CredentialContainment, Finding, Notification, Phase, PhaseChange, Stakeholder,
     TrailImport,
 };
 
@@ -46,6 +47,7 @@ pub struct CaseData {
     pub findings: LocalResource<ApiResult<Vec<Finding>>>,
     pub stakeholders: LocalResource<ApiResult<Vec<Stakeholder>>>,
     pub notifications: LocalResource<ApiResult<Vec<Notification>>>,
+    pub containment: LocalResource<ApiResult<Vec<CredentialContainment>>>,
 }
 
 impl CaseData {
@@ -58,6 +60,7 @@ impl CaseData {
             findings: LocalResource::new(move || api::findings(number)),
             stakeholders: LocalResource::new(move || api::stakeholders(number)),
             notifications: LocalResource::new(move || api::notifications(number)),
+            containment: LocalResource::new(move || api::containment(number)),
         }
     }
 }
@@ -121,9 +124,11 @@ fn CaseView(number: i64) -> impl IntoView {
         LoadState::Failed(error) => view! { <LoadError error=error /> }.into_any(),
         LoadState::Loaded => view! {
             <Overview data=data />
+            <containment::ContainmentAlert data=data />
             <nav class="section-nav" aria-label="Sections of this case">
                 <a href="#playbook-section" rel="external">"Playbook"</a>
                 <a href="#credentials-section" rel="external">"Credentials"</a>
+                <a href="#containment-section" rel="external">"Containment"</a>
                 <a href="#imports-section" rel="external">"Trail imports"</a>
                 <a href="#findings-section" rel="external">"Findings"</a>
                 <a href="#stakeholders-section" rel="external">"Stakeholders"</a>
@@ -131,6 +136,7 @@ fn CaseView(number: i64) -> impl IntoView {
             </nav>
             <playbook::PlaybookSection data=data />
             <credentials::CredentialsSection data=data />
+            <containment::ContainmentSection data=data />
             <imports::ImportsSection data=data />
             <findings::FindingsSection data=data />
             <stakeholders::StakeholdersSection data=data />

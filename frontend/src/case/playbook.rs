@@ -63,8 +63,14 @@ fn Checklist(number: i64, tasks: Vec<Task>, resource: TaskList) -> impl IntoView
 fn task_facts(task: &Task) -> impl IntoView {
     let finished = match (&task.finished_by, task.finished_at) {
         (Some(by), Some(at)) => {
-            let verb = if task.status == TaskStatus::Skipped { "Skipped by " } else { "Done by " };
-            Some(view! { <span class="task-finished">{verb}{by.clone()}", "<LocalTime time=at /></span> })
+            let verb = if task.status == TaskStatus::Skipped {
+                "Skipped by "
+            } else {
+                "Done by "
+            };
+            Some(
+                view! { <span class="task-finished">{verb}{by.clone()}", "<LocalTime time=at /></span> },
+            )
         }
         _ => None,
     };
@@ -141,7 +147,8 @@ fn TaskItem(number: i64, task: Task, resource: TaskList) -> impl IntoView {
             ..TaskUpdate::default()
         })
     };
-    let stale = move || error.with(|e| e.as_ref().is_some_and(|e| e.detail.code == "stale_version"));
+    let stale =
+        move || error.with(|e| e.as_ref().is_some_and(|e| e.detail.code == "stale_version"));
     let busy = move || pending.get().then_some("true");
     let facts = task_facts(&task);
 

@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::AppState;
 
 pub mod cases;
+pub mod containment;
 pub mod credentials;
 pub mod imports;
 pub mod playbooks;
@@ -18,6 +19,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(session::router())
         .merge(cases::router())
         .merge(credentials::router())
+        .merge(containment::router())
         .merge(imports::router(state.settings.max_upload_bytes()))
         .merge(playbooks::router())
         .merge(stakeholders::router())

@@ -36,19 +36,34 @@ fn require_admin(user: &User) -> Result<()> {
 fn validate_playbook(input: &PlaybookInput) -> Result<(String, String)> {
     let name = input.name.trim();
     if name.is_empty() {
-        return Err(Error::invalid("name", "name is missing; name the kind of incident, such as 'Phished password'"));
+        return Err(Error::invalid(
+            "name",
+            "name is missing; name the kind of incident, such as 'Phished password'",
+        ));
     }
     if name.chars().count() > 200 {
-        return Err(Error::invalid("name", "name is longer than 200 characters; shorten it"));
+        return Err(Error::invalid(
+            "name",
+            "name is longer than 200 characters; shorten it",
+        ));
     }
     if input.description.chars().count() > 5_000 {
-        return Err(Error::invalid("description", "description is longer than 5,000 characters; shorten it"));
+        return Err(Error::invalid(
+            "description",
+            "description is longer than 5,000 characters; shorten it",
+        ));
     }
     if input.steps.is_empty() {
-        return Err(Error::invalid("steps", "steps is empty; a playbook needs at least one step"));
+        return Err(Error::invalid(
+            "steps",
+            "steps is empty; a playbook needs at least one step",
+        ));
     }
     if input.steps.len() > MAX_STEPS {
-        return Err(Error::invalid("steps", format!("steps has more than {MAX_STEPS} entries; merge some")));
+        return Err(Error::invalid(
+            "steps",
+            format!("steps has more than {MAX_STEPS} entries; merge some"),
+        ));
     }
     for (index, step) in input.steps.iter().enumerate() {
         validate_step(index, step)?;
@@ -59,21 +74,33 @@ fn validate_playbook(input: &PlaybookInput) -> Result<(String, String)> {
 fn validate_step(index: usize, step: &PlaybookStep) -> Result<()> {
     if step.phase == Phase::Closed {
         let field = format!("steps[{index}].phase");
-        return Err(Error::invalid(&field, format!("{field}: a closed case has no tasks; choose a response phase")));
+        return Err(Error::invalid(
+            &field,
+            format!("{field}: a closed case has no tasks; choose a response phase"),
+        ));
     }
     let title = step.title.trim();
     if title.is_empty() || title.chars().count() > 200 {
         let field = format!("steps[{index}].title");
-        return Err(Error::invalid(&field, format!("{field} must be 1 to 200 characters")));
+        return Err(Error::invalid(
+            &field,
+            format!("{field} must be 1 to 200 characters"),
+        ));
     }
     if step.description.chars().count() > 5_000 {
         let field = format!("steps[{index}].description");
-        return Err(Error::invalid(&field, format!("{field} is longer than 5,000 characters")));
+        return Err(Error::invalid(
+            &field,
+            format!("{field} is longer than 5,000 characters"),
+        ));
     }
     Ok(())
 }
 
-async fn list_playbooks(State(state): State<AppState>, _user: User) -> Result<Json<Vec<PlaybookTemplate>>> {
+async fn list_playbooks(
+    State(state): State<AppState>,
+    _user: User,
+) -> Result<Json<Vec<PlaybookTemplate>>> {
     let rows = sqlx::query("SELECT id FROM playbook_templates ORDER BY name")
         .fetch_all(&state.db.pool)
         .await?;
@@ -84,7 +111,11 @@ async fn list_playbooks(State(state): State<AppState>, _user: User) -> Result<Js
     Ok(Json(playbooks))
 }
 
-async fn get_playbook(State(state): State<AppState>, _user: User, Path(id): Path<i64>) -> Result<Json<PlaybookTemplate>> {
+async fn get_playbook(
+    State(state): State<AppState>,
+    _user: User,
+    Path(id): Path<i64>,
+) -> Result<Json<PlaybookTemplate>> {
     Ok(Json(fetch_playbook(&state, id).await?))
 }
 
@@ -117,7 +148,8 @@ async fn fetch_playbook(state: &AppState, id: i64) -> Result<PlaybookTemplate> {
 fn step_from_row(row: &AnyRow) -> Result<PlaybookStep> {
     let phase: String = row.try_get("phase")?;
     Ok(PlaybookStep {
-        phase: Phase::parse(&phase).ok_or_else(|| stored_value_error("playbook_steps.phase", &phase))?,
+        phase: Phase::parse(&phase)
+            .ok_or_else(|| stored_value_error("playbook_steps.phase", &phase))?,
         title: row.try_get("title")?,
         description: row.try_get("description")?,
     })
@@ -125,7 +157,10 @@ fn step_from_row(row: &AnyRow) -> Result<PlaybookStep> {
 
 fn name_taken(error: sqlx::Error) -> Error {
     if is_unique_violation(&error) {
-        return Error::conflict("name", "a playbook with this name exists; choose another name");
+        return Error::conflict(
+            "name",
+            "a playbook with this name exists; choose another name",
+        );
     }
     error.into()
 }
@@ -170,7 +205,10 @@ async fn replace_playbook(
     require_admin(&user)?;
     let (name, description) = validate_playbook(&input)?;
     let Some(version) = input.version else {
-        return Err(Error::invalid("version", "version is missing; send the version of the playbook you edited"));
+        return Err(Error::invalid(
+            "version",
+            "version is missing; send the version of the playbook you edited",
+        ));
     };
     let mut tx = state.db.begin().await?;
     if input.is_default {

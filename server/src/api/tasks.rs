@@ -4,8 +4,8 @@ use axum::extract::{Path, State};
 use axum::routing::{get, patch};
 use axum::Router;
 use rekey_types::{
-    contains_secret_key, parse_zoned_time, secret_rejected_message, Phase, PhaseChangeRecord,
-    Task, TaskStatus, TaskUpdate,
+    contains_secret_key, parse_zoned_time, secret_rejected_message, Phase, PhaseChangeRecord, Task,
+    TaskStatus, TaskUpdate,
 };
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -37,7 +37,8 @@ fn task_from_row(row: &AnyRow) -> Result<Task> {
         position: row.try_get("position")?,
         title: row.try_get("title")?,
         description: row.try_get("description")?,
-        status: TaskStatus::parse(&status).ok_or_else(|| stored_value_error("tasks.status", &status))?,
+        status: TaskStatus::parse(&status)
+            .ok_or_else(|| stored_value_error("tasks.status", &status))?,
         skip_reason: row.try_get("skip_reason")?,
         assignee: row.try_get("assignee")?,
         assignee_name: row.try_get("assignee_name")?,
@@ -49,10 +50,17 @@ fn task_from_row(row: &AnyRow) -> Result<Task> {
     })
 }
 
-async fn list_tasks(State(state): State<AppState>, user: User, Path(number): Path<i64>) -> Result<Json<Vec<Task>>> {
+async fn list_tasks(
+    State(state): State<AppState>,
+    user: User,
+    Path(number): Path<i64>,
+) -> Result<Json<Vec<Task>>> {
     let case = CaseRef::load(&state, &user, number).await?;
     let sql = format!("{TASK_SELECT} WHERE t.case_id = $1 ORDER BY t.position, t.id");
-    let rows = sqlx::query(&sql).bind(case.id).fetch_all(&state.db.pool).await?;
+    let rows = sqlx::query(&sql)
+        .bind(case.id)
+        .fetch_all(&state.db.pool)
+        .await?;
     let tasks = rows.iter().map(task_from_row).collect::<Result<_>>()?;
     Ok(Json(tasks))
 }
@@ -137,7 +145,10 @@ async fn list_phase_changes(
     .bind(case.id)
     .fetch_all(&state.db.pool)
     .await?;
-    let changes = rows.iter().map(phase_change_from_row).collect::<Result<_>>()?;
+    let changes = rows
+        .iter()
+        .map(phase_change_from_row)
+        .collect::<Result<_>>()?;
     Ok(Json(changes))
 }
 
@@ -181,7 +192,8 @@ async fn load_task_state(tx: &mut Tx, case: CaseRef, task_id: i64) -> Result<Tas
     let status: String = row.try_get("status")?;
     Ok(TaskState {
         version: row.try_get("version")?,
-        status: TaskStatus::parse(&status).ok_or_else(|| stored_value_error("tasks.status", &status))?,
+        status: TaskStatus::parse(&status)
+            .ok_or_else(|| stored_value_error("tasks.status", &status))?,
         skip_reason: row.try_get("skip_reason")?,
         assignee_id: row.try_get("assignee_id")?,
         due_at: row.try_get("due_at")?,
@@ -191,7 +203,12 @@ async fn load_task_state(tx: &mut Tx, case: CaseRef, task_id: i64) -> Result<Tas
 }
 
 /// Applies an update to the stored state, checking each given field.
-async fn apply_update(tx: &mut Tx, user: &User, mut task: TaskState, input: &TaskUpdate) -> Result<TaskState> {
+async fn apply_update(
+    tx: &mut Tx,
+    user: &User,
+    mut task: TaskState,
+    input: &TaskUpdate,
+) -> Result<TaskState> {
     if let Some(assignee) = input.assignee.as_deref().map(str::trim) {
         task.assignee_id = match assignee {
             "" => None,
@@ -202,9 +219,9 @@ async fn apply_update(tx: &mut Tx, user: &User, mut task: TaskState, input: &Tas
     if let Some(due_at) = input.due_at.as_deref().map(str::trim) {
         task.due_at = match due_at {
             "" => None,
-            value => Some(to_millis(
-                parse_zoned_time(value).map_err(|message| Error::invalid("due_at", format!("due_at: {message}")))?,
-            )),
+            value => Some(to_millis(parse_zoned_time(value).map_err(|message| {
+                Error::invalid("due_at", format!("due_at: {message}"))
+            })?)),
         };
     }
 
@@ -216,14 +233,23 @@ async fn apply_update(tx: &mut Tx, user: &User, mut task: TaskState, input: &Tas
         .filter(|reason| !reason.is_empty());
     if let Some(reason) = skip_reason {
         if reason.chars().count() > 2_000 {
-            return Err(Error::invalid("skip_reason", "skip_reason is longer than 2,000 characters; shorten it"));
+            return Err(Error::invalid(
+                "skip_reason",
+                "skip_reason is longer than 2,000 characters; shorten it",
+            ));
         }
         if contains_secret_key(reason) {
-            return Err(Error::invalid("skip_reason", format!("skip_reason: {}", secret_rejected_message())));
+            return Err(Error::invalid(
+                "skip_reason",
+                format!("skip_reason: {}", secret_rejected_message()),
+            ));
         }
     }
     // A task that stays skipped keeps its reason unless a new one is given.
-    let kept_reason = task.skip_reason.take().filter(|_| task.status == TaskStatus::Skipped);
+    let kept_reason = task
+        .skip_reason
+        .take()
+        .filter(|_| task.status == TaskStatus::Skipped);
     task.skip_reason = match status {
         TaskStatus::Skipped => match skip_reason.map(str::to_string).or(kept_reason) {
             Some(reason) => Some(reason),
@@ -272,6 +298,12 @@ async fn update_task(
 ) -> Result<Json<Task>> {
     let case = CaseRef::load(&state, &user, number).await?;
     let mut tx = state.db.begin().await?;
+    // Writing first takes the row's write lock before the read, so concurrent updates wait
+    // for each other, and a SQLite transaction never has to upgrade from reader to writer.
+    sqlx::query("UPDATE tasks SET version = version WHERE id = $1")
+        .bind(task_id)
+        .execute(&mut *tx)
+        .await?;
     let stored = load_task_state(&mut tx, case, task_id).await?;
     if stored.version != input.version {
         return Err(Error::StaleVersion {
@@ -311,7 +343,10 @@ async fn update_task(
 
     tracing::info!(case = number, task = task_id, user = user.0.id, status = %updated.status, "task updated");
     let sql = format!("{TASK_SELECT} WHERE t.id = $1");
-    let row = sqlx::query(&sql).bind(task_id).fetch_one(&state.db.pool).await?;
+    let row = sqlx::query(&sql)
+        .bind(task_id)
+        .fetch_one(&state.db.pool)
+        .await?;
     Ok(Json(task_from_row(&row)?))
 }
 

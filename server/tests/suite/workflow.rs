@@ -46,7 +46,8 @@ async fn set_status(app: &TestApp, case: i64, task: &Value, status: &str) -> Val
 }
 
 async fn change_phase(app: &TestApp, case: i64, body: Value) -> reqwest::Response {
-    app.post(&format!("/api/v1/cases/{case}/phase"), &body).await
+    app.post(&format!("/api/v1/cases/{case}/phase"), &body)
+        .await
 }
 
 async fn current_phase(app: &TestApp, case: i64) -> String {
@@ -94,7 +95,10 @@ async fn task_progress_records_who_and_when(backend: Backend) {
     assert_eq!(done["version"], 3);
     assert_eq!(done["finished_by"], "Administrator");
     assert!(done["finished_at"].is_string());
-    assert_eq!(done["assignee"], "admin", "fields not sent stay as they are");
+    assert_eq!(
+        done["assignee"], "admin",
+        "fields not sent stay as they are"
+    );
 
     let reopened = set_status(&app, case, &done, "todo").await;
     assert!(reopened["finished_by"].is_null());
@@ -115,7 +119,13 @@ async fn task_skip_requires_reason(backend: Backend) {
     let missing = patch_task(&app, case, id, json!({"version": 1, "status": "skipped"})).await;
     let error = expect_status(missing, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(error["error"]["field"], "skip_reason");
-    let blank = patch_task(&app, case, id, json!({"version": 1, "status": "skipped", "skip_reason": "  "})).await;
+    let blank = patch_task(
+        &app,
+        case,
+        id,
+        json!({"version": 1, "status": "skipped", "skip_reason": "  "}),
+    )
+    .await;
     expect_status(blank, StatusCode::UNPROCESSABLE_ENTITY).await;
     let unchanged = &tasks(&app, case).await[5];
     assert_eq!(unchanged["status"], "todo");
@@ -129,7 +139,10 @@ async fn task_skip_requires_reason(backend: Backend) {
 
     let body = json!({"version": 2, "assignee": "admin"});
     let assigned = expect_status(patch_task(&app, case, id, body).await, StatusCode::OK).await;
-    assert_eq!(assigned["skip_reason"], "no application was down", "reason kept while skipped");
+    assert_eq!(
+        assigned["skip_reason"], "no application was down",
+        "reason kept while skipped"
+    );
 
     let reopened = set_status(&app, case, &assigned, "in_progress").await;
     assert!(reopened["skip_reason"].is_null());
@@ -141,12 +154,32 @@ async fn task_invalid_input_names_field(backend: Backend) {
     let case = app.create_case(COMPROMISE_TIME).await;
     let id = tasks(&app, case).await[0]["id"].as_i64().unwrap();
     let cases = [
-        ("due_at", json!({"version": 1, "due_at": "2023-07-10T16:00:00"}), "no time zone"),
-        ("due_at", json!({"version": 1, "due_at": "tomorrow"}), "RFC 3339"),
-        ("assignee", json!({"version": 1, "assignee": "nobody"}), "no active user 'nobody'"),
-        ("status", json!({"version": 1, "status": "finished"}), "unknown variant"),
+        (
+            "due_at",
+            json!({"version": 1, "due_at": "2023-07-10T16:00:00"}),
+            "no time zone",
+        ),
+        (
+            "due_at",
+            json!({"version": 1, "due_at": "tomorrow"}),
+            "RFC 3339",
+        ),
+        (
+            "assignee",
+            json!({"version": 1, "assignee": "nobody"}),
+            "no active user 'nobody'",
+        ),
+        (
+            "status",
+            json!({"version": 1, "status": "finished"}),
+            "unknown variant",
+        ),
         ("version", json!({"status": "done"}), "missing field"),
-        ("title", json!({"version": 1, "title": "renamed"}), "unknown field"),
+        (
+            "title",
+            json!({"version": 1, "title": "renamed"}),
+            "unknown field",
+        ),
         (
             "skip_reason",
             json!({"version": 1, "status": "skipped", "skip_reason": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}),
@@ -173,25 +206,43 @@ async fn task_stale_version_conflicts(backend: Backend) {
 
     let first = patch_task(&app, case, id, json!({"version": 1, "status": "done"})).await;
     expect_status(first, StatusCode::OK).await;
-    let second = patch_task(&app, case, id, json!({"version": 1, "status": "in_progress"})).await;
+    let second = patch_task(
+        &app,
+        case,
+        id,
+        json!({"version": 1, "status": "in_progress"}),
+    )
+    .await;
     let error = expect_status(second, StatusCode::CONFLICT).await;
     assert_eq!(error["error"]["code"], "stale_version");
     assert_eq!(error["error"]["field"], "version");
     assert_eq!(error["error"]["current_version"], 2);
-    assert!(error["error"]["message"].as_str().unwrap().contains("reload"));
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("reload"));
 
     let task = &tasks(&app, case).await[0];
     assert_eq!(task["status"], "done", "the stale save overwrote nothing");
 
-    let concurrent = (0..4).map(|_| patch_task(&app, case, id, json!({"version": 2, "status": "todo"})));
+    let concurrent =
+        (0..4).map(|_| patch_task(&app, case, id, json!({"version": 2, "status": "todo"})));
     let statuses: Vec<StatusCode> = futures_util::future::join_all(concurrent)
         .await
         .iter()
         .map(|response| response.status())
         .collect();
-    let succeeded = statuses.iter().filter(|status| **status == StatusCode::OK).count();
+    let succeeded = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::OK)
+        .count();
     assert_eq!(succeeded, 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::CONFLICT), "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
 }
 
 async fn task_of_other_case_not_found(backend: Backend) {
@@ -217,26 +268,40 @@ async fn phase_change_blocked_by_open_tasks(backend: Backend) {
     let error = expect_status(blocked, StatusCode::CONFLICT).await;
     assert_eq!(error["error"]["field"], "force");
     let message = error["error"]["message"].as_str().unwrap();
-    assert!(message.contains("8 task(s) of phase Identification are still open"), "{message}");
+    assert!(
+        message.contains("8 task(s) of phase Identification are still open"),
+        "{message}"
+    );
     assert!(message.contains("Set the compromise time"), "{message}");
 
     let no_reason = change_phase(&app, case, json!({"phase": "containment", "force": true})).await;
     let error = expect_status(no_reason, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(error["error"]["field"], "reason");
     assert_eq!(current_phase(&app, case).await, "identification");
-    assert_eq!(app.get_json(&format!("/api/v1/cases/{case}/phase-changes")).await, json!([]));
+    assert_eq!(
+        app.get_json(&format!("/api/v1/cases/{case}/phase-changes"))
+            .await,
+        json!([])
+    );
 
-    let body = json!({"phase": "containment", "force": true, "reason": "key is live; contain first"});
+    let body =
+        json!({"phase": "containment", "force": true, "reason": "key is live; contain first"});
     expect_status(change_phase(&app, case, body).await, StatusCode::OK).await;
     assert_eq!(current_phase(&app, case).await, "containment");
 
-    for task in tasks(&app, case).await.iter().filter(|task| task["phase"] == "containment") {
+    for task in tasks(&app, case)
+        .await
+        .iter()
+        .filter(|task| task["phase"] == "containment")
+    {
         set_status(&app, case, task, "done").await;
     }
     let unforced = change_phase(&app, case, json!({"phase": "eradication"})).await;
     expect_status(unforced, StatusCode::OK).await;
 
-    let changes = app.get_json(&format!("/api/v1/cases/{case}/phase-changes")).await;
+    let changes = app
+        .get_json(&format!("/api/v1/cases/{case}/phase-changes"))
+        .await;
     assert_eq!(changes.as_array().unwrap().len(), 2);
     assert_eq!(changes[0]["from_phase"], "identification");
     assert_eq!(changes[0]["to_phase"], "containment");
@@ -257,16 +322,25 @@ async fn phase_change_back_needs_no_force(backend: Backend) {
 
     let back = change_phase(&app, case, json!({"phase": "identification"})).await;
     expect_status(back, StatusCode::OK).await;
-    let changes = app.get_json(&format!("/api/v1/cases/{case}/phase-changes")).await;
+    let changes = app
+        .get_json(&format!("/api/v1/cases/{case}/phase-changes"))
+        .await;
     assert_eq!(changes[1]["forced"], false);
 }
 
 /// Logs in a new analyst with its own client and returns that client.
 async fn analyst_client(app: &TestApp) -> reqwest::Client {
     let password = "analyst password for tests";
-    rekey::auth::create_user(&app.state.db, "ana", "Ana Analyst", None, rekey_types::UserRole::Analyst, password)
-        .await
-        .unwrap();
+    rekey::auth::create_user(
+        &app.state.db,
+        "ana",
+        "Ana Analyst",
+        None,
+        rekey_types::UserRole::Analyst,
+        password,
+    )
+    .await
+    .unwrap();
     let client = new_client();
     let response = client
         .post(format!("{}/api/v1/session", app.base))
@@ -310,11 +384,18 @@ async fn playbook_edit_by_admin_only(backend: Backend) {
         .unwrap();
     expect_status(response, StatusCode::FORBIDDEN).await;
 
-    let response = app.post("/api/v1/playbooks", &two_step_playbook("Phished password")).await;
+    let response = app
+        .post("/api/v1/playbooks", &two_step_playbook("Phished password"))
+        .await;
     let created = expect_status(response, StatusCode::CREATED).await;
     assert_eq!(created["steps"][1]["description"], "and end all sessions");
     let listed = app.get_json("/api/v1/playbooks").await;
-    let defaults: Vec<&Value> = listed.as_array().unwrap().iter().filter(|p| p["is_default"] == true).collect();
+    let defaults: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["is_default"] == true)
+        .collect();
     assert_eq!(defaults.len(), 1);
     assert_eq!(defaults[0]["name"], "Phished password");
 
@@ -324,7 +405,9 @@ async fn playbook_edit_by_admin_only(backend: Backend) {
     assert_eq!(tasks[1]["title"], "Reset the password");
     assert_eq!(tasks[1]["phase"], "containment");
 
-    let duplicate = app.post("/api/v1/playbooks", &two_step_playbook("Phished password")).await;
+    let duplicate = app
+        .post("/api/v1/playbooks", &two_step_playbook("Phished password"))
+        .await;
     let error = expect_status(duplicate, StatusCode::CONFLICT).await;
     assert_eq!(error["error"]["field"], "name");
 }
@@ -333,39 +416,79 @@ async fn playbook_invalid_input_names_field(backend: Backend) {
     let app = spawn_app(backend).await;
     app.login_admin().await;
     let cases = [
-        ("name", json!({"name": " ", "steps": [{"phase": "recovery", "title": "t"}]})),
+        (
+            "name",
+            json!({"name": " ", "steps": [{"phase": "recovery", "title": "t"}]}),
+        ),
         ("steps", json!({"name": "n", "steps": []})),
-        ("steps[1].title", json!({"name": "n", "steps": [{"phase": "recovery", "title": "t"}, {"phase": "recovery", "title": ""}]})),
-        ("steps[0].phase", json!({"name": "n", "steps": [{"phase": "closed", "title": "t"}]})),
-        ("steps[0].phase", json!({"name": "n", "steps": [{"phase": "later", "title": "t"}]})),
+        (
+            "steps[1].title",
+            json!({"name": "n", "steps": [{"phase": "recovery", "title": "t"}, {"phase": "recovery", "title": ""}]}),
+        ),
+        (
+            "steps[0].phase",
+            json!({"name": "n", "steps": [{"phase": "closed", "title": "t"}]}),
+        ),
+        (
+            "steps[0].phase",
+            json!({"name": "n", "steps": [{"phase": "later", "title": "t"}]}),
+        ),
     ];
     for (field, body) in cases {
-        let error = expect_status(app.post("/api/v1/playbooks", &body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let error = expect_status(
+            app.post("/api/v1/playbooks", &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
         assert_eq!(error["error"]["field"], field, "{body}");
     }
     let listed = app.get_json("/api/v1/playbooks").await;
-    assert_eq!(listed.as_array().unwrap().len(), 1, "no playbook created by invalid input");
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        1,
+        "no playbook created by invalid input"
+    );
 }
 
 async fn playbook_stale_version_conflicts(backend: Backend) {
     let app = spawn_app(backend).await;
     app.login_admin().await;
-    let created = expect_status(app.post("/api/v1/playbooks", &two_step_playbook("Phished")).await, StatusCode::CREATED).await;
+    let created = expect_status(
+        app.post("/api/v1/playbooks", &two_step_playbook("Phished"))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
     let path = format!("/api/v1/playbooks/{}", created["id"]);
 
     let mut edit = two_step_playbook("Phished password");
-    let missing = app.request(Method::PUT, &path).json(&edit).send().await.unwrap();
+    let missing = app
+        .request(Method::PUT, &path)
+        .json(&edit)
+        .send()
+        .await
+        .unwrap();
     let error = expect_status(missing, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(error["error"]["field"], "version");
 
     edit["version"] = json!(1);
-    let saved = app.request(Method::PUT, &path).json(&edit).send().await.unwrap();
+    let saved = app
+        .request(Method::PUT, &path)
+        .json(&edit)
+        .send()
+        .await
+        .unwrap();
     let saved = expect_status(saved, StatusCode::OK).await;
     assert_eq!(saved["version"], 2);
     assert_eq!(saved["name"], "Phished password");
 
     edit["name"] = json!("Stale edit");
-    let stale = app.request(Method::PUT, &path).json(&edit).send().await.unwrap();
+    let stale = app
+        .request(Method::PUT, &path)
+        .json(&edit)
+        .send()
+        .await
+        .unwrap();
     let error = expect_status(stale, StatusCode::CONFLICT).await;
     assert_eq!(error["error"]["code"], "stale_version");
     assert_eq!(error["error"]["current_version"], 2);
