@@ -14,7 +14,9 @@ use rekey_types::{
     Stakeholder, Task, TaskUpdate, TrailImport,
 };
 use rekey_types::{
-    ContainmentAction, CredentialContainment, CredentialStatusUpdate, NewContainmentAction,
+    AffectedResource, ContainmentAction, CredentialContainment, CredentialStatusUpdate,
+    ImpactInput, ImpactRecord, NewContainmentAction, NewRecoveryAction, RecoveryAction,
+    RecoveryActionUpdate, ResourceInput,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -161,6 +163,13 @@ async fn post_json<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Ap
     read_json(send(request, true).await?).await
 }
 
+async fn put_json<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> ApiResult<T> {
+    let request = with_csrf(Request::put(url))
+        .json(body)
+        .map_err(request_error)?;
+    read_json(send(request, true).await?).await
+}
+
 async fn patch_json<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> ApiResult<T> {
     let request = with_csrf(Request::patch(url))
         .json(body)
@@ -296,4 +305,45 @@ pub async fn add_containment_action(
 ) -> ApiResult<ContainmentAction> {
     let path = format!("/credentials/{credential_id}/containment-actions");
     post_json(&case_url(number, &path), body).await
+}
+
+pub async fn impacts(number: i64) -> ApiResult<Vec<ImpactRecord>> {
+    get(&case_url(number, "/impacts")).await
+}
+
+pub async fn add_impact(number: i64, body: &ImpactInput) -> ApiResult<ImpactRecord> {
+    post_json(&case_url(number, "/impacts"), body).await
+}
+
+pub async fn resources(number: i64) -> ApiResult<Vec<AffectedResource>> {
+    get(&case_url(number, "/resources")).await
+}
+
+pub async fn add_resource(number: i64, body: &ResourceInput) -> ApiResult<AffectedResource> {
+    post_json(&case_url(number, "/resources"), body).await
+}
+
+pub async fn replace_resource(
+    number: i64,
+    resource_id: i64,
+    body: &ResourceInput,
+) -> ApiResult<AffectedResource> {
+    put_json(&case_url(number, &format!("/resources/{resource_id}")), body).await
+}
+
+pub async fn add_recovery_action(
+    number: i64,
+    resource_id: i64,
+    body: &NewRecoveryAction,
+) -> ApiResult<RecoveryAction> {
+    let path = format!("/resources/{resource_id}/recovery-actions");
+    post_json(&case_url(number, &path), body).await
+}
+
+pub async fn update_recovery_action(
+    number: i64,
+    action_id: i64,
+    body: &RecoveryActionUpdate,
+) -> ApiResult<RecoveryAction> {
+    patch_json(&case_url(number, &format!("/recovery-actions/{action_id}")), body).await
 }

@@ -147,3 +147,62 @@ CREATE TABLE containment_actions (
 );
 
 CREATE INDEX containment_actions_credential ON containment_actions (credential_id, performed_at);
+
+-- Impact of the incident. A case with no end-user impact gets an explicit record of kind
+-- no_end_user_impact, so "none" is distinguishable from "not yet assessed".
+CREATE TABLE impact_records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id BIGINT NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    description TEXT NOT NULL,
+    users_affected BIGINT,
+    severity TEXT,
+    version BIGINT NOT NULL DEFAULT 1,
+    created_by BIGINT NOT NULL REFERENCES users (id),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE INDEX impact_records_case ON impact_records (case_id);
+
+CREATE TABLE affected_resources (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id BIGINT NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    resource_type TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    account_id TEXT,
+    region TEXT,
+    owner_name TEXT,
+    owner_email TEXT,
+    owner_notified_at BIGINT,
+    version BIGINT NOT NULL DEFAULT 1,
+    created_by BIGINT REFERENCES users (id),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (case_id, resource_type, resource_id)
+);
+
+CREATE TABLE resource_findings (
+    resource_id BIGINT NOT NULL REFERENCES affected_resources (id) ON DELETE CASCADE,
+    finding_id BIGINT NOT NULL REFERENCES findings (id) ON DELETE CASCADE,
+    PRIMARY KEY (resource_id, finding_id)
+);
+
+CREATE TABLE recovery_actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id BIGINT NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    resource_id BIGINT NOT NULL REFERENCES affected_resources (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    performed_by BIGINT REFERENCES users (id),
+    done_at BIGINT,
+    cmdb_updated INTEGER NOT NULL DEFAULT 0,
+    notes TEXT NOT NULL,
+    version BIGINT NOT NULL DEFAULT 1,
+    created_by BIGINT NOT NULL REFERENCES users (id),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE INDEX recovery_actions_resource ON recovery_actions (resource_id);

@@ -308,3 +308,162 @@ pub struct CredentialContainment {
     pub actions: Vec<ContainmentAction>,
     pub verification: Verification,
 }
+
+wire_enum!(
+    /// Kind of impact record. `no_end_user_impact` records the assessed result "none".
+    ImpactKind {
+        EndUserImpact = "end_user_impact", "End-user impact";
+        NoEndUserImpact = "no_end_user_impact", "No end-user impact";
+        ServiceInterruption = "service_interruption", "Service interruption";
+        DataExposure = "data_exposure", "Data exposure";
+        ResourceCompromise = "resource_compromise", "Resource compromise";
+        Cost = "cost", "Cost";
+    }
+);
+
+wire_enum!(
+    ImpactSeverity {
+        Low = "low", "Low";
+        Medium = "medium", "Medium";
+        High = "high", "High";
+        Critical = "critical", "Critical";
+    }
+);
+
+/// Body of `POST /api/v1/cases/{number}/impacts` and, with `version`, of
+/// `PUT /api/v1/cases/{number}/impacts/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImpactInput {
+    pub kind: ImpactKind,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub users_affected: Option<i64>,
+    /// Required for every kind except `no_end_user_impact`, which takes none.
+    #[serde(default)]
+    pub severity: Option<ImpactSeverity>,
+    /// Required by `PUT`: the version the edit was based on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImpactRecord {
+    pub id: i64,
+    pub kind: ImpactKind,
+    pub description: String,
+    pub users_affected: Option<i64>,
+    pub severity: Option<ImpactSeverity>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// Body of `POST /api/v1/cases/{number}/resources` and, with `version`, of
+/// `PUT /api/v1/cases/{number}/resources/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceInput {
+    /// Service and type, such as `iam` or `ec2:instance`.
+    pub resource_type: String,
+    /// Id or ARN, unique per type within the case.
+    pub resource_id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub owner_name: Option<String>,
+    #[serde(default)]
+    pub owner_email: Option<String>,
+    /// RFC 3339 time with a zone at which the owner was told.
+    #[serde(default)]
+    pub owner_notified_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+/// A resource the attacker created, changed, deleted or read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AffectedResource {
+    pub id: i64,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub name: String,
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub owner_name: Option<String>,
+    pub owner_email: Option<String>,
+    pub owner_notified_at: Option<DateTime<Utc>>,
+    /// Ids of the findings whose calls acted on the resource.
+    pub finding_ids: Vec<i64>,
+    /// `None` for a resource created from a finding.
+    pub created_by: Option<String>,
+    pub recovery_actions: Vec<RecoveryAction>,
+    pub version: i64,
+}
+
+wire_enum!(
+    RecoveryKind {
+        Replace = "replace", "Replace (destroy and recreate)";
+        RestoreFromBackup = "restore_from_backup", "Restore from backup";
+        RebuildFromCmdb = "rebuild_from_cmdb", "Rebuild from the CMDB";
+        Isolate = "isolate", "Build a clean replacement and isolate";
+        Destroy = "destroy", "Destroy";
+        KeepForForensics = "keep_for_forensics", "Keep isolated for forensics";
+    }
+);
+
+wire_enum!(
+    RecoveryStatus {
+        Planned = "planned", "Planned";
+        InProgress = "in_progress", "In progress";
+        Done = "done", "Done";
+        Failed = "failed", "Failed";
+    }
+);
+
+/// Body of `POST /api/v1/cases/{number}/resources/{id}/recovery-actions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRecoveryAction {
+    pub kind: RecoveryKind,
+    #[serde(default = "planned")]
+    pub status: RecoveryStatus,
+    #[serde(default)]
+    pub notes: String,
+}
+
+fn planned() -> RecoveryStatus {
+    RecoveryStatus::Planned
+}
+
+/// Body of `PATCH /api/v1/cases/{number}/recovery-actions/{id}`. Absent fields stay.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryActionUpdate {
+    pub version: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<RecoveryStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmdb_updated: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RecoveryAction {
+    pub id: i64,
+    pub resource_id: i64,
+    pub kind: RecoveryKind,
+    pub status: RecoveryStatus,
+    /// Display name of the user who marked it done or failed.
+    pub performed_by: Option<String>,
+    pub done_at: Option<DateTime<Utc>>,
+    pub cmdb_updated: bool,
+    pub notes: String,
+    pub version: i64,
+}

@@ -8,6 +8,7 @@ use rekey_types::{
     CredentialStatusUpdate, NewContainmentAction, VerificationState,
 };
 
+use super::recovery::error_view;
 use super::{show_loaded, CaseData};
 use crate::api::{self, ApiError};
 use crate::forms::optional_text;
@@ -178,23 +179,6 @@ fn CredentialCard(data: CaseData, item: CredentialContainment) -> impl IntoView 
     }
 }
 
-/// Shows an API error, and for a stale version a button that reloads the containment data.
-fn error_view(data: CaseData, error: RwSignal<Option<ApiError>>) -> impl IntoView {
-    let stale =
-        move || error.with(|e| e.as_ref().is_some_and(|e| e.detail.code == "stale_version"));
-    view! {
-        <div class="form-error" role="alert">
-            {move || error.get().map(|e| e.detail.message)}
-            <Show when=stale>
-                " "
-                <button type="button" class="secondary containment-reload" on:click=move |_| data.containment.refetch()>
-                    "Reload"
-                </button>
-            </Show>
-        </div>
-    }
-}
-
 #[component]
 fn StatusForm(data: CaseData, item: CredentialContainment) -> impl IntoView {
     let id = item.credential_id;
@@ -253,7 +237,7 @@ fn StatusForm(data: CaseData, item: CredentialContainment) -> impl IntoView {
             <button type="submit" class="status-submit" aria-disabled=move || pending.get().then_some("true")>
                 "Change status"
             </button>
-            {error_view(data, error)}
+            {error_view(error, move || data.containment.refetch())}
         </form>
     }
 }
@@ -346,7 +330,7 @@ fn ActionForm(data: CaseData, item: CredentialContainment) -> impl IntoView {
             <button type="submit" class="action-submit" aria-disabled=move || pending.get().then_some("true")>
                 "Record action"
             </button>
-            {error_view(data, error)}
+            {error_view(error, move || data.containment.refetch())}
         </form>
     }
 }

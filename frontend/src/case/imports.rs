@@ -98,6 +98,8 @@ fn ImportForm(data: CaseData) -> impl IntoView {
                     data.findings.refetch();
                     // New trail events may show a use after containment.
                     data.containment.refetch();
+                    // Findings that name a resource add affected resources.
+                    data.resources.refetch();
                     data.case.refetch();
                 }
                 Err(error) => state.set(UploadState::Failed(error)),

@@ -6,12 +6,13 @@ mod credentials;
 mod findings;
 mod imports;
 mod playbook;
+mod recovery;
 mod stakeholders;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use rekey_types::{
-    parse_case_reference, Case, Credential, CredentialContainment, Finding, Notification, Phase, PhaseChange, Stakeholder,
+    parse_case_reference, AffectedResource, Case, Credential, CredentialContainment, Finding, Notification, Phase, PhaseChange, Stakeholder,
     TrailImport,
 };
 
@@ -48,6 +49,7 @@ pub struct CaseData {
     pub stakeholders: LocalResource<ApiResult<Vec<Stakeholder>>>,
     pub notifications: LocalResource<ApiResult<Vec<Notification>>>,
     pub containment: LocalResource<ApiResult<Vec<CredentialContainment>>>,
+    pub resources: LocalResource<ApiResult<Vec<AffectedResource>>>,
 }
 
 impl CaseData {
@@ -61,6 +63,7 @@ impl CaseData {
             stakeholders: LocalResource::new(move || api::stakeholders(number)),
             notifications: LocalResource::new(move || api::notifications(number)),
             containment: LocalResource::new(move || api::containment(number)),
+            resources: LocalResource::new(move || api::resources(number)),
         }
     }
 }
@@ -129,16 +132,20 @@ fn CaseView(number: i64) -> impl IntoView {
                 <a href="#playbook-section" rel="external">"Playbook"</a>
                 <a href="#credentials-section" rel="external">"Credentials"</a>
                 <a href="#containment-section" rel="external">"Containment"</a>
+                <a href="#impact-section" rel="external">"Impact"</a>
                 <a href="#imports-section" rel="external">"Trail imports"</a>
                 <a href="#findings-section" rel="external">"Findings"</a>
+                <a href="#resources-section" rel="external">"Resources"</a>
                 <a href="#stakeholders-section" rel="external">"Stakeholders"</a>
                 <a href="#notifications-section" rel="external">"Notifications"</a>
             </nav>
             <playbook::PlaybookSection data=data />
             <credentials::CredentialsSection data=data />
             <containment::ContainmentSection data=data />
+            <recovery::ImpactSection data=data />
             <imports::ImportsSection data=data />
             <findings::FindingsSection data=data />
+            <recovery::ResourcesSection data=data />
             <stakeholders::StakeholdersSection data=data />
             <stakeholders::NotificationsSection data=data />
         }

@@ -313,7 +313,7 @@ async fn verification_of(
 }
 
 /// Checks optional free text: length, and no secret-shaped words.
-fn checked_text(field: &str, value: &str, max_chars: usize) -> Result<String> {
+pub(crate) fn checked_text(field: &str, value: &str, max_chars: usize) -> Result<String> {
     let value = value.trim();
     if value.chars().count() > max_chars {
         return Err(Error::invalid(

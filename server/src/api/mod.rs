@@ -8,8 +8,10 @@ use crate::AppState;
 pub mod cases;
 pub mod containment;
 pub mod credentials;
+pub mod impact;
 pub mod imports;
 pub mod playbooks;
+pub mod resources;
 pub mod session;
 pub mod stakeholders;
 pub mod tasks;
@@ -21,7 +23,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(credentials::router())
         .merge(containment::router())
         .merge(imports::router(state.settings.max_upload_bytes()))
+        .merge(impact::router())
         .merge(playbooks::router())
+        .merge(resources::router())
         .merge(stakeholders::router())
         .merge(tasks::router())
         .fallback(|| async { Error::NotFound("API route") })

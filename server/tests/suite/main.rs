@@ -7,6 +7,7 @@ mod accounts;
 mod browser;
 mod cases;
 mod containment;
+mod impact;
 mod imports;
 mod mail;
 mod trail_fixtures;
