@@ -16,7 +16,7 @@ use rekey_types::{
 use rekey_types::{
     AffectedResource, ContainmentAction, CredentialContainment, CredentialStatusUpdate,
     ImpactInput, ImpactRecord, NewContainmentAction, NewRecoveryAction, RecoveryAction,
-    RecoveryActionUpdate, ResourceInput,
+    NewTimelineEntry, Preferences, RecoveryActionUpdate, ResourceInput, TimelineEntry,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -346,4 +346,20 @@ pub async fn update_recovery_action(
     body: &RecoveryActionUpdate,
 ) -> ApiResult<RecoveryAction> {
     patch_json(&case_url(number, &format!("/recovery-actions/{action_id}")), body).await
+}
+
+pub async fn timeline(number: i64) -> ApiResult<Vec<TimelineEntry>> {
+    get(&case_url(number, "/timeline")).await
+}
+
+pub async fn add_timeline_entry(number: i64, body: &NewTimelineEntry) -> ApiResult<TimelineEntry> {
+    post_json(&case_url(number, "/timeline"), body).await
+}
+
+pub async fn preferences() -> ApiResult<Preferences> {
+    get("/api/v1/preferences").await
+}
+
+pub async fn save_preferences(body: &Preferences) -> ApiResult<Preferences> {
+    put_json("/api/v1/preferences", body).await
 }

@@ -206,3 +206,23 @@ CREATE TABLE recovery_actions (
 );
 
 CREATE INDEX recovery_actions_resource ON recovery_actions (resource_id);
+
+-- Time zone (IANA name such as Europe/Berlin) in which the user reads times; NULL means the
+-- browser's zone.
+ALTER TABLE users ADD COLUMN time_zone TEXT;
+
+-- Timeline entries written by hand. Everything else on the timeline is read from the records
+-- it describes. zone_offset keeps the offset the time was given with, such as +02:00.
+CREATE TABLE timeline_entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id BIGINT NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    occurred_at BIGINT NOT NULL,
+    zone_offset TEXT NOT NULL,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL,
+    version BIGINT NOT NULL DEFAULT 1,
+    created_by BIGINT NOT NULL REFERENCES users (id),
+    created_at BIGINT NOT NULL
+);
+
+CREATE INDEX timeline_entries_case ON timeline_entries (case_id, occurred_at);

@@ -467,3 +467,68 @@ pub struct RecoveryAction {
     pub notes: String,
     pub version: i64,
 }
+
+wire_enum!(
+    /// Whose doing a timeline entry records.
+    TimelineCategory {
+        Incident = "incident", "What happened";
+        Response = "response", "What the team did";
+    }
+);
+
+/// One entry of a case's timeline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    pub category: TimelineCategory,
+    /// Record the entry comes from, such as `phase_change`, `trail_event` or `manual`.
+    pub source: String,
+    pub title: String,
+    pub detail: String,
+    /// Display name of the person who acted, when known.
+    pub actor: Option<String>,
+}
+
+/// Body of `POST /api/v1/cases/{number}/timeline`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTimelineEntry {
+    /// RFC 3339 time with an explicit offset or `Z`; a time without a zone is rejected.
+    pub occurred_at: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Body of `GET` and `PUT /api/v1/preferences`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Preferences {
+    /// IANA time zone such as `Europe/Berlin` in which the app shows times; `None` means the
+    /// browser's zone.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+/// Checks the form of an IANA time zone name such as `Europe/Berlin` or `UTC`.
+///
+/// NOTE: only the form is checked here. The browser app also checks that its Intl database
+/// knows the zone before saving; an API client can store a well-formed unknown name, which
+/// the app then shows in the browser's zone.
+pub fn validate_time_zone_name(value: &str) -> Result<(), String> {
+    let valid_chars = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'));
+    let well_formed = !value.is_empty()
+        && value.len() <= 64
+        && valid_chars
+        && !value.starts_with('/')
+        && !value.ends_with('/')
+        && !value.contains("//");
+    if !well_formed {
+        return Err(format!(
+            "'{value}' is not a time zone name; use an IANA name such as Europe/Berlin or UTC"
+        ));
+    }
+    Ok(())
+}

@@ -8,6 +8,7 @@ mod imports;
 mod playbook;
 mod recovery;
 mod stakeholders;
+mod timeline;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -138,6 +139,7 @@ fn CaseView(number: i64) -> impl IntoView {
                 <a href="#resources-section" rel="external">"Resources"</a>
                 <a href="#stakeholders-section" rel="external">"Stakeholders"</a>
                 <a href="#notifications-section" rel="external">"Notifications"</a>
+                <a href="#timeline-section" rel="external">"Timeline"</a>
             </nav>
             <playbook::PlaybookSection data=data />
             <credentials::CredentialsSection data=data />
@@ -148,6 +150,7 @@ fn CaseView(number: i64) -> impl IntoView {
             <recovery::ResourcesSection data=data />
             <stakeholders::StakeholdersSection data=data />
             <stakeholders::NotificationsSection data=data />
+            <timeline::TimelineSection data=data />
         }
         .into_any(),
     }

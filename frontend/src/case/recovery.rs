@@ -32,7 +32,7 @@ pub(super) fn error_view(
 }
 
 /// Runs a request unless one is pending, then clears the error and reloads, or shows the error.
-fn run<T: 'static>(
+pub(super) fn run<T: 'static>(
     pending: RwSignal<bool>,
     error: RwSignal<Option<ApiError>>,
     reload: impl Fn() + 'static,

@@ -15,6 +15,7 @@ pub mod resources;
 pub mod session;
 pub mod stakeholders;
 pub mod tasks;
+pub mod timeline;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -28,5 +29,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(resources::router())
         .merge(stakeholders::router())
         .merge(tasks::router())
+        .merge(timeline::router())
         .fallback(|| async { Error::NotFound("API route") })
 }

@@ -10,5 +10,6 @@ mod containment;
 mod impact;
 mod imports;
 mod mail;
+mod timeline;
 mod trail_fixtures;
 mod workflow;
