@@ -1,7 +1,6 @@
 //! Impact records, affected resources with their owners, and the recovery actions for each
 //! resource.
 
-use chrono::Utc;
 use leptos::prelude::*;
 use rekey_types::{
     AffectedResource, ImpactInput, ImpactKind, ImpactRecord, ImpactSeverity, NewRecoveryAction,
@@ -200,6 +199,12 @@ pub fn ResourcesSection(data: CaseData) -> impl IntoView {
     }
 }
 
+/// The browser's current time in RFC 3339. chrono's clock is not available in WebAssembly
+/// without its `wasmbind` feature, so the time comes from JavaScript's `Date`.
+fn now_rfc3339() -> String {
+    js_sys::Date::new_0().to_iso_string().into()
+}
+
 /// Builds the request that saves a resource unchanged except for the given owner fields.
 fn resource_edit(
     resource: &AffectedResource,
@@ -305,7 +310,7 @@ fn ResourceCard(
                 " "
                 <button type="button" class="secondary owner-save" on:click=move |_| save_owner(None)>"Save owner"</button>
                 " "
-                <button type="button" class="secondary owner-notified-now" on:click=move |_| save_owner(Some(Utc::now().to_rfc3339()))>
+                <button type="button" class="secondary owner-notified-now" on:click=move |_| save_owner(Some(now_rfc3339()))>
                     "Owner notified now"
                 </button>
                 " "

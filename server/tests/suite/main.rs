@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod browser;
+mod browser_workflow;
 mod cases;
 mod containment;
 mod impact;
