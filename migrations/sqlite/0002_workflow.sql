@@ -51,7 +51,8 @@ CREATE TABLE phase_changes (
     case_id BIGINT NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
     from_phase TEXT NOT NULL,
     to_phase TEXT NOT NULL,
-    -- 1 when the case moved on although tasks of from_phase were still open.
+    -- 1 when the case moved on although tasks of from_phase, or of phases it skipped, were
+    -- still open.
     forced INTEGER NOT NULL,
     reason TEXT,
     open_tasks BIGINT NOT NULL,

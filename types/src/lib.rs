@@ -98,8 +98,9 @@ pub struct Case {
 
 /// Body of `POST /api/v1/cases/{number}/phase`.
 ///
-/// Moving to a later phase while tasks of the current one are open is rejected with 409
-/// unless `force` is true, and then `reason` is required and stored with the change.
+/// Moving to a later phase while tasks of the current phase, or of phases the move skips, are
+/// open is rejected with 409 unless `force` is true. Then `reason` is required and is stored
+/// with the change.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseChange {

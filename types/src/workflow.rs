@@ -116,10 +116,11 @@ pub struct PhaseChangeRecord {
     pub id: i64,
     pub from_phase: Phase,
     pub to_phase: Phase,
-    /// True when the case moved on although tasks of `from_phase` were still open.
+    /// True when the case moved on although tasks of `from_phase`, or of phases it skipped,
+    /// were still open.
     pub forced: bool,
     pub reason: Option<String>,
-    /// Tasks of `from_phase` still open at the time of the change.
+    /// Tasks of `from_phase` and of skipped phases still open at the time of the change.
     pub open_tasks: i64,
     pub changed_by: String,
     pub changed_at: DateTime<Utc>,

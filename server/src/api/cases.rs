@@ -209,17 +209,21 @@ async fn change_phase(
     }
     let mut tx = state.db.begin().await?;
     let previous = update_phase(&mut tx, case, input.phase).await?;
-    let open = tasks::open_task_titles(&mut tx, case.id, previous).await?;
-    let forced = input.phase.is_after(previous) && !open.is_empty();
+    let phases = tasks::phases_left(previous, input.phase);
+    let open = tasks::open_tasks(&mut tx, case.id, &phases).await?;
+    let forced = !open.is_empty();
     if forced && !input.force {
+        let mut labels: Vec<&str> = open.iter().map(|(phase, _)| phase.label()).collect();
+        labels.dedup();
+        let titles: Vec<&str> = open.iter().map(|(_, title)| title.as_str()).collect();
         return Err(Error::conflict(
             "force",
             format!(
-                "{} task(s) of phase {} are still open: {}; finish or skip them, or move on \
-                 anyway with force and a reason",
+                "{} task(s) of {} are still open: {}; finish or skip them, or move on anyway \
+                 with force and a reason",
                 open.len(),
-                previous.label(),
-                open.join("; ")
+                labels.join(" and "),
+                titles.join("; ")
             ),
         ));
     }

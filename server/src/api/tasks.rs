@@ -83,22 +83,36 @@ pub async fn create_case_tasks(tx: &mut Tx, case_id: i64, now: i64) -> Result<()
     Ok(())
 }
 
-/// Lists the titles of the tasks of `phase` that are neither done nor skipped, in checklist
-/// order.
-pub async fn open_task_titles(tx: &mut Tx, case_id: i64, phase: Phase) -> Result<Vec<String>> {
-    let rows = sqlx::query(
-        "SELECT title FROM tasks WHERE case_id = $1 AND phase = $2 AND status IN ($3, $4) \
-         ORDER BY position, id",
-    )
-    .bind(case_id)
-    .bind(phase.as_str())
-    .bind(TaskStatus::Todo.as_str())
-    .bind(TaskStatus::InProgress.as_str())
-    .fetch_all(&mut **tx)
-    .await?;
-    rows.iter()
-        .map(|row| row.try_get("title").map_err(Error::from))
+/// Phases a case passes when it moves from `from` to `to`: `from` itself and those between,
+/// none when it moves back.
+pub fn phases_left(from: Phase, to: Phase) -> Vec<Phase> {
+    Phase::ALL
+        .iter()
+        .copied()
+        .filter(|phase| !from.is_after(*phase) && to.is_after(*phase))
         .collect()
+}
+
+/// Lists the tasks of `phases` that are neither done nor skipped, as phase and title, in
+/// checklist order.
+pub async fn open_tasks(tx: &mut Tx, case_id: i64, phases: &[Phase]) -> Result<Vec<(Phase, String)>> {
+    let mut titles = Vec::new();
+    for phase in phases {
+        let rows = sqlx::query(
+            "SELECT title FROM tasks WHERE case_id = $1 AND phase = $2 AND status IN ($3, $4) \
+             ORDER BY position, id",
+        )
+        .bind(case_id)
+        .bind(phase.as_str())
+        .bind(TaskStatus::Todo.as_str())
+        .bind(TaskStatus::InProgress.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in &rows {
+            titles.push((*phase, row.try_get("title")?));
+        }
+    }
+    Ok(titles)
 }
 
 /// A phase change as it is stored.

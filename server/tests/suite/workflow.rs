@@ -14,6 +14,7 @@ on_both_backends!(
     task_stale_version_conflicts,
     task_of_other_case_not_found,
     phase_change_blocked_by_open_tasks,
+    phase_change_jump_checks_skipped_phases,
     phase_change_back_needs_no_force,
     playbook_edit_by_admin_only,
     playbook_invalid_input_names_field,
@@ -269,7 +270,7 @@ async fn phase_change_blocked_by_open_tasks(backend: Backend) {
     assert_eq!(error["error"]["field"], "force");
     let message = error["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains("8 task(s) of phase Identification are still open"),
+        message.contains("8 task(s) of Identification are still open"),
         "{message}"
     );
     assert!(message.contains("Set the compromise time"), "{message}");
@@ -311,6 +312,29 @@ async fn phase_change_blocked_by_open_tasks(backend: Backend) {
     assert_eq!(changes[0]["changed_by"], "Administrator");
     assert_eq!(changes[1]["forced"], false);
     assert_eq!(changes[1]["open_tasks"], 0);
+}
+
+async fn phase_change_jump_checks_skipped_phases(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.login_admin().await;
+    let case = app.create_case(COMPROMISE_TIME).await;
+    for task in tasks(&app, case)
+        .await
+        .iter()
+        .filter(|task| task["phase"] == "identification")
+    {
+        set_status(&app, case, task, "done").await;
+    }
+
+    let jump = change_phase(&app, case, json!({"phase": "recovery"})).await;
+    let error = expect_status(jump, StatusCode::CONFLICT).await;
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("6 task(s) of Containment and Eradication are still open"),
+        "{message}"
+    );
+    assert!(message.contains("Disable each leaked credential"), "{message}");
+    assert_eq!(current_phase(&app, case).await, "identification");
 }
 
 async fn phase_change_back_needs_no_force(backend: Backend) {
