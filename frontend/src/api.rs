@@ -12,7 +12,12 @@ use rekey_types::{
     ApiToken, Case, CaseMember, CreatedApiToken, CreatedUser, Credential, CurrentUser, ErrorBody,
     ErrorDetail, Finding, LoginRequest, NewApiToken, NewCase, NewCaseMember, NewCredential,
     NewStakeholder, NewUser, Notification, PasswordChange, PhaseChange, ServerStatus, SessionInfo,
-    Stakeholder, TrailImport, UserAccount, UserUpdate,
+    Stakeholder, Task, TaskUpdate, TrailImport, UserAccount, UserUpdate,
+};
+use rekey_types::{
+    AffectedResource, ContainmentAction, CredentialContainment, CredentialStatusUpdate,
+    ImpactInput, ImpactRecord, NewContainmentAction, NewRecoveryAction, RecoveryAction,
+    NewTimelineEntry, Preferences, RecoveryActionUpdate, ResourceInput, TimelineEntry,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -41,6 +46,7 @@ impl ApiError {
                      and that the server is running, then try again."
                 ),
                 field: None,
+                current_version: None,
             },
         }
     }
@@ -53,6 +59,7 @@ impl ApiError {
                 code: "invalid".to_string(),
                 message: message.into(),
                 field: Some(field.to_string()),
+                current_version: None,
             },
         }
     }
@@ -106,6 +113,7 @@ async fn send(request: Request, redirect_on_unauthorized: bool) -> ApiResult<Res
                 response.status_text()
             ),
             field: None,
+            current_version: None,
         },
     };
     Err(ApiError {
@@ -125,6 +133,7 @@ async fn read_json<T: DeserializeOwned>(response: Response) -> ApiResult<T> {
                  may be different versions: reload the page."
             ),
             field: None,
+            current_version: None,
         },
     })
 }
@@ -136,6 +145,7 @@ fn request_error(error: gloo_net::Error) -> ApiError {
             code: "invalid_request".to_string(),
             message: format!("The request could not be built: {error}"),
             field: None,
+            current_version: None,
         },
     }
 }
@@ -160,6 +170,13 @@ async fn post_json_no_content<B: Serialize>(url: &str, body: &B) -> ApiResult<()
         .json(body)
         .map_err(request_error)?;
     send(request, true).await.map(|_| ())
+}
+
+async fn put_json<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> ApiResult<T> {
+    let request = with_csrf(Request::put(url))
+        .json(body)
+        .map_err(request_error)?;
+    read_json(send(request, true).await?).await
 }
 
 async fn patch_json<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> ApiResult<T> {
@@ -327,4 +344,90 @@ pub async fn create_user(body: &NewUser) -> ApiResult<CreatedUser> {
 
 pub async fn update_user(id: i64, body: &UserUpdate) -> ApiResult<UserAccount> {
     patch_json(&format!("/api/v1/users/{id}"), body).await
+}
+
+pub async fn tasks(number: i64) -> ApiResult<Vec<Task>> {
+    get(&case_url(number, "/tasks")).await
+}
+
+pub async fn update_task(number: i64, task_id: i64, body: &TaskUpdate) -> ApiResult<Task> {
+    patch_json(&case_url(number, &format!("/tasks/{task_id}")), body).await
+}
+
+pub async fn containment(number: i64) -> ApiResult<Vec<CredentialContainment>> {
+    get(&case_url(number, "/containment")).await
+}
+
+pub async fn change_credential_status(
+    number: i64,
+    credential_id: i64,
+    body: &CredentialStatusUpdate,
+) -> ApiResult<CredentialContainment> {
+    post_json(&case_url(number, &format!("/credentials/{credential_id}/status")), body).await
+}
+
+pub async fn add_containment_action(
+    number: i64,
+    credential_id: i64,
+    body: &NewContainmentAction,
+) -> ApiResult<ContainmentAction> {
+    let path = format!("/credentials/{credential_id}/containment-actions");
+    post_json(&case_url(number, &path), body).await
+}
+
+pub async fn impacts(number: i64) -> ApiResult<Vec<ImpactRecord>> {
+    get(&case_url(number, "/impacts")).await
+}
+
+pub async fn add_impact(number: i64, body: &ImpactInput) -> ApiResult<ImpactRecord> {
+    post_json(&case_url(number, "/impacts"), body).await
+}
+
+pub async fn resources(number: i64) -> ApiResult<Vec<AffectedResource>> {
+    get(&case_url(number, "/resources")).await
+}
+
+pub async fn add_resource(number: i64, body: &ResourceInput) -> ApiResult<AffectedResource> {
+    post_json(&case_url(number, "/resources"), body).await
+}
+
+pub async fn replace_resource(
+    number: i64,
+    resource_id: i64,
+    body: &ResourceInput,
+) -> ApiResult<AffectedResource> {
+    put_json(&case_url(number, &format!("/resources/{resource_id}")), body).await
+}
+
+pub async fn add_recovery_action(
+    number: i64,
+    resource_id: i64,
+    body: &NewRecoveryAction,
+) -> ApiResult<RecoveryAction> {
+    let path = format!("/resources/{resource_id}/recovery-actions");
+    post_json(&case_url(number, &path), body).await
+}
+
+pub async fn update_recovery_action(
+    number: i64,
+    action_id: i64,
+    body: &RecoveryActionUpdate,
+) -> ApiResult<RecoveryAction> {
+    patch_json(&case_url(number, &format!("/recovery-actions/{action_id}")), body).await
+}
+
+pub async fn timeline(number: i64) -> ApiResult<Vec<TimelineEntry>> {
+    get(&case_url(number, "/timeline")).await
+}
+
+pub async fn add_timeline_entry(number: i64, body: &NewTimelineEntry) -> ApiResult<TimelineEntry> {
+    post_json(&case_url(number, "/timeline"), body).await
+}
+
+pub async fn preferences() -> ApiResult<Preferences> {
+    get("/api/v1/preferences").await
+}
+
+pub async fn save_preferences(body: &Preferences) -> ApiResult<Preferences> {
+    put_json("/api/v1/preferences", body).await
 }

@@ -83,6 +83,9 @@ pub struct Settings {
     pub mail_max_attempts: u32,
     /// Log output: `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
+    /// Minutes to watch the trail after a credential's last containment action before it
+    /// counts as verified.
+    pub verification_window_minutes: u32,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -115,6 +118,7 @@ impl Default for Settings {
             mail_retry_max_ms: 600_000,
             mail_max_attempts: 12,
             log_format: LogFormat::Text,
+            verification_window_minutes: 30,
         }
     }
 }
@@ -141,6 +145,7 @@ const KEYS: &[&str] = &[
     "mail_retry_max_ms",
     "mail_max_attempts",
     "log_format",
+    "verification_window_minutes",
 ];
 
 /// Values given on the command line; each overrides every other layer.
@@ -210,6 +215,11 @@ impl Settings {
                 "database_url must start with sqlite: or postgres://, not '{}'",
                 redact_url_password(&database_url)
             )));
+        }
+        if !(1..=10_080).contains(&self.verification_window_minutes) {
+            return Err(ConfigError(
+                "verification_window_minutes must be between 1 and 10080 (one week)".to_string(),
+            ));
         }
         if self.session_hours == 0 {
             return Err(ConfigError(

@@ -29,6 +29,15 @@ pub enum Error {
         field: Option<String>,
         message: String,
     },
+    /// An update based on an older version of a record than the one stored.
+    #[error(
+        "this {record} was changed by someone else since you loaded it (it is now at version \
+         {current_version}); reload it and make your change again"
+    )]
+    StaleVersion {
+        record: &'static str,
+        current_version: i64,
+    },
     #[error("request body larger than {limit_mb} MB")]
     PayloadTooLarge { limit_mb: u64 },
     #[error("too many failed attempts; try again in {retry_after_secs} seconds")]
@@ -59,7 +68,7 @@ impl Error {
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::Conflict { .. } | Error::StaleVersion { .. } => StatusCode::CONFLICT,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -73,6 +82,7 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
             Error::Conflict { .. } => "conflict",
+            Error::StaleVersion { .. } => "stale_version",
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::TooManyRequests { .. } => "too_many_requests",
             Error::Internal(_) => "internal",
@@ -99,13 +109,19 @@ impl IntoResponse for Error {
             Error::Invalid { field, message } | Error::Conflict { field, message } => {
                 (message.clone(), field.clone())
             }
+            Error::StaleVersion { .. } => (self.to_string(), Some("version".to_string())),
             other => (other.to_string(), None),
+        };
+        let current_version = match &self {
+            Error::StaleVersion { current_version, .. } => Some(*current_version),
+            _ => None,
         };
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code().to_string(),
                 message,
                 field,
+                current_version,
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
@@ -171,8 +187,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     }
 }
 
-/// The path of the invalid value; for a missing or unknown field serde reports the enclosing
-/// object, so the field's own name is taken from the message.
+/// Finds the path of the invalid value. For a missing field serde reports the enclosing
+/// object, so the field's own name is taken from the message. For an unknown field the path
+/// already ends with its name.
 fn field_of(path: &str, error: &serde_json::Error) -> Option<String> {
     let text = error.to_string();
     let named = ["missing field `", "unknown field `"]
@@ -182,6 +199,7 @@ fn field_of(path: &str, error: &serde_json::Error) -> Option<String> {
     match (path, named) {
         (".", Some(name)) => Some(name.to_string()),
         (".", None) => None,
+        (path, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => Some(path.to_string()),
         (path, Some(name)) => Some(format!("{path}.{name}")),
         (path, None) => Some(path.to_string()),
     }

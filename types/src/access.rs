@@ -209,6 +209,12 @@ pub const SHAREABLE_SECTIONS: &[&str] = &[
     "stakeholders",
     "notifications",
     "members",
+    "timeline",
+    "tasks",
+    "phase-changes",
+    "containment",
+    "impacts",
+    "resources",
 ];
 
 /// One row of the tamper-evident audit log.

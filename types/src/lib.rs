@@ -8,12 +8,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 mod access;
+#[macro_use]
 mod enums;
 mod validate;
+mod workflow;
 
 pub use access::*;
 pub use enums::*;
 pub use validate::*;
+pub use workflow::*;
 
 /// Error body of every failed API request.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -24,13 +27,17 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ErrorDetail {
     /// Stable machine-readable code: `invalid`, `unauthorized`, `forbidden`, `not_found`,
-    /// `conflict`, `payload_too_large`, `internal`.
+    /// `conflict`, `stale_version`, `payload_too_large`, `internal`.
     pub code: String,
     /// Sentence for a person, naming the value and the fix.
     pub message: String,
     /// Request field the error is about, as a JSON path such as `compromise_time`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Version of the record now stored, sent with code `stale_version`. A client reloads the
+    /// record and saves again with this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,10 +115,18 @@ pub struct Case {
 }
 
 /// Body of `POST /api/v1/cases/{number}/phase`.
+///
+/// Moving to a later phase while tasks of the current phase, or of phases the move skips, are
+/// open is rejected with 409 unless `force` is true. Then `reason` is required and is stored
+/// with the change.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseChange {
     pub phase: Phase,
+    #[serde(default)]
+    pub force: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Body of `POST /api/v1/cases/{number}/credentials`.

@@ -205,6 +205,7 @@ fn CredentialForm(data: CaseData) -> impl IntoView {
                         field.set(String::new());
                     }
                     data.credentials.refetch();
+                    data.containment.refetch();
                     data.case.refetch();
                 }
                 Err(failure) => error.set(Some(failure)),

@@ -98,6 +98,10 @@ fn ImportForm(data: CaseData) -> impl IntoView {
                     input.set_value("");
                     state.set(UploadState::Done(import));
                     data.findings.refetch();
+                    // New trail events may show a use after containment.
+                    data.containment.refetch();
+                    // Findings that name a resource add affected resources.
+                    data.resources.refetch();
                     data.case.refetch();
                 }
                 Err(error) => state.set(UploadState::Failed(error)),

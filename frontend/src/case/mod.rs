@@ -4,17 +4,21 @@
 //! Forms and buttons that change the case are shown only to members whose role may write,
 //! which are leads and analysts. Viewers, and managers who are not members, only read it.
 
+mod containment;
 mod credentials;
 mod findings;
 mod imports;
 mod members;
+mod playbook;
+mod recovery;
 mod stakeholders;
+mod timeline;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use rekey_types::{
-    parse_case_reference, Case, CaseMember, CaseRole, Credential, Finding, Notification, Phase,
-    PhaseChange, Stakeholder, TrailImport,
+    parse_case_reference, AffectedResource, Case, CaseMember, CaseRole, Credential,
+    CredentialContainment, Finding, Notification, Phase, PhaseChange, Stakeholder, TrailImport,
 };
 
 use crate::api::{self, ApiResult};
@@ -63,6 +67,8 @@ pub struct CaseData {
     pub my_role: Memo<Option<CaseRole>>,
     /// True when the signed-in user may change the case, so its forms and buttons are shown.
     pub can_write: Memo<bool>,
+    pub containment: LocalResource<ApiResult<Vec<CredentialContainment>>>,
+    pub resources: LocalResource<ApiResult<Vec<AffectedResource>>>,
 }
 
 impl CaseData {
@@ -98,6 +104,8 @@ impl CaseData {
             findings: LocalResource::new(move || api::findings(number)),
             stakeholders: LocalResource::new(move || api::stakeholders(number)),
             notifications: LocalResource::new(move || api::notifications(number)),
+            containment: LocalResource::new(move || api::containment(number)),
+            resources: LocalResource::new(move || api::resources(number)),
         }
     }
 }
@@ -184,20 +192,31 @@ fn CaseView(number: i64) -> impl IntoView {
         LoadState::Failed(error) => view! { <LoadError error=error /> }.into_any(),
         LoadState::Loaded => view! {
             <Overview data=data />
+            <containment::ContainmentAlert data=data />
             <nav class="section-nav" aria-label="Sections of this case">
+                <a href="#playbook-section" rel="external">"Playbook"</a>
                 <a href="#credentials-section" rel="external">"Credentials"</a>
+                <a href="#containment-section" rel="external">"Containment"</a>
+                <a href="#impact-section" rel="external">"Impact"</a>
                 <a href="#imports-section" rel="external">"Trail imports"</a>
                 <a href="#findings-section" rel="external">"Findings"</a>
+                <a href="#resources-section" rel="external">"Resources"</a>
                 <a href="#stakeholders-section" rel="external">"Stakeholders"</a>
                 <a href="#notifications-section" rel="external">"Notifications"</a>
                 <a href="#members-section" rel="external">"Members"</a>
+                <a href="#timeline-section" rel="external">"Timeline"</a>
             </nav>
+            <playbook::PlaybookSection data=data />
             <credentials::CredentialsSection data=data />
+            <containment::ContainmentSection data=data />
+            <recovery::ImpactSection data=data />
             <imports::ImportsSection data=data />
             <findings::FindingsSection data=data />
+            <recovery::ResourcesSection data=data />
             <stakeholders::StakeholdersSection data=data />
             <stakeholders::NotificationsSection data=data />
             <members::MembersSection access=member_access />
+            <timeline::TimelineSection data=data />
         }
         .into_any(),
     }
@@ -362,32 +381,51 @@ fn Overview(data: CaseData) -> impl IntoView {
     }
 }
 
-/// The button that moves the case to its next phase; hidden once the case is closed.
+/// The button that moves the case to its next phase, hidden once the case is closed. When
+/// the server rejects the move because tasks of the current phase are open, the control shows
+/// them and offers to move on anyway with a recorded reason.
 #[component]
 fn PhaseControl(data: CaseData, phase: Memo<Option<Phase>>) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
+    // Set when the server reported open tasks, so the form for a forced move is shown.
+    let blocked = RwSignal::new(false);
+    let reason = RwSignal::new(String::new());
     let next = Memo::new(move |_| phase.get().and_then(Phase::next));
 
-    let advance = move |_| {
+    let request = move |force: bool| {
         let Some(next) = next.get_untracked() else {
             return;
         };
         if pending.get_untracked() {
             return;
         }
+        let reason = reason.get_untracked().trim().to_string();
+        if force && reason.is_empty() {
+            error.set(Some("The reason is missing; say why the case moves on while tasks are open.".to_string()));
+            return;
+        }
         pending.set(true);
+        let body = PhaseChange {
+            phase: next,
+            force,
+            reason: force.then_some(reason),
+        };
         leptos::task::spawn_local(async move {
-            let result = api::change_phase(data.number, &PhaseChange { phase: next }).await;
+            let result = api::change_phase(data.number, &body).await;
             pending.set(false);
             match result {
                 Ok(case) => {
                     error.set(None);
+                    blocked.set(false);
                     data.case.set(Some(Ok(case)));
                     // A phase change may send stakeholders an update.
                     data.notifications.refetch();
                 }
-                Err(failure) => error.set(Some(failure.detail.message)),
+                Err(failure) => {
+                    blocked.set(failure.detail.field.as_deref() == Some("force"));
+                    error.set(Some(failure.detail.message));
+                }
             }
         });
     };
@@ -400,12 +438,31 @@ fn PhaseControl(data: CaseData, phase: Memo<Option<Phase>>) -> impl IntoView {
                     type="button"
                     data-next-phase=move || next.get().map(|next| next.as_str())
                     aria-disabled=move || pending.get().then_some("true")
-                    on:click=advance
+                    on:click=move |_| request(false)
                 >
                     {move || next.get().map(|next| format!("Move to {}", next.label()))}
                 </button>
             </Show>
             <div id="phase-error" class="form-error" role="alert">{move || error.get()}</div>
+            <Show when=move || blocked.get()>
+                <div id="phase-force-form" class="inline-form">
+                    <label for="phase-force-reason">"Reason for moving on with open tasks (recorded with the change)"</label>
+                    <input
+                        id="phase-force-reason"
+                        type="text"
+                        prop:value=move || reason.get()
+                        on:input=move |event| reason.set(event_target_value(&event))
+                    />
+                    <button
+                        id="phase-force"
+                        type="button"
+                        aria-disabled=move || pending.get().then_some("true")
+                        on:click=move |_| request(true)
+                    >
+                        "Move on anyway"
+                    </button>
+                </div>
+            </Show>
         </div>
     }
 }

@@ -1,4 +1,6 @@
-//! Cases: create, list, open, change phase.
+//! Cases: create, list, open, change phase. A new case gets the tasks of the default
+//! playbook, and a move to a later phase is rejected while tasks of the current phase are open unless
+//! it is forced with a reason.
 
 use std::collections::HashMap;
 
@@ -14,6 +16,7 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::api::tasks;
 use crate::audit::{self, Actor};
 use crate::auth::{CaseCreator, Intent, User};
 use crate::db::{now_millis, optional_time_column, time_column, to_millis, Tx};
@@ -321,6 +324,7 @@ async fn create_case(
         .case(id)
         .details(json!({"title": valid.title, "severity": input.severity, "restricted": input.restricted}));
     audit::append(&mut tx, &Actor::user(&user), event).await?;
+    tasks::create_case_tasks(&mut tx, id, now).await?;
     tx.commit().await?;
 
     tracing::info!(case = number, user = user.account.id, "case created");
@@ -334,8 +338,50 @@ async fn change_phase(
     case: CaseRef,
     Json(input): Json<PhaseChange>,
 ) -> Result<Json<Case>> {
+    let reason = input
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|reason| !reason.is_empty());
+    if reason.is_some_and(|reason| reason.chars().count() > 2_000) {
+        return Err(Error::invalid("reason", "reason is longer than 2,000 characters; shorten it"));
+    }
     let mut tx = state.db.begin().await?;
     let previous = update_phase(&mut tx, case, input.phase).await?;
+    let phases = tasks::phases_left(previous, input.phase);
+    let open = tasks::open_tasks(&mut tx, case.id, &phases).await?;
+    let forced = !open.is_empty();
+    if forced && !input.force {
+        let mut labels: Vec<&str> = open.iter().map(|(phase, _)| phase.label()).collect();
+        labels.dedup();
+        let titles: Vec<&str> = open.iter().map(|(_, title)| title.as_str()).collect();
+        return Err(Error::conflict(
+            "force",
+            format!(
+                "{} task(s) of {} are still open: {}; finish or skip them, or move on anyway \
+                 with force and a reason",
+                open.len(),
+                labels.join(" and "),
+                titles.join("; ")
+            ),
+        ));
+    }
+    if forced && reason.is_none() {
+        return Err(Error::invalid(
+            "reason",
+            "reason is missing; say why the case moves on while tasks are still open",
+        ));
+    }
+    let change = tasks::NewPhaseChange {
+        case_id: case.id,
+        from: previous,
+        to: input.phase,
+        forced,
+        reason,
+        open_tasks: open.len(),
+        user_id: user.account.id,
+    };
+    tasks::record_phase_change(&mut tx, change).await?;
     mail::enqueue_case_event(
         &mut tx,
         &state.settings,
@@ -355,7 +401,7 @@ async fn change_phase(
     tx.commit().await?;
     state.mail_wakeup.notify_one();
 
-    tracing::info!(case = case.number, user = user.account.id, phase = %input.phase, "phase changed");
+    tracing::info!(case = case.number, user = user.account.id, phase = %input.phase, forced, "phase changed");
     Ok(Json(fetch_case(&state, case).await?))
 }
 

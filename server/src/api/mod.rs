@@ -8,12 +8,18 @@ use crate::AppState;
 
 pub mod audit;
 pub mod cases;
+pub mod containment;
 pub mod credentials;
+pub mod impact;
 pub mod imports;
 pub mod invitations;
 pub mod members;
+pub mod playbooks;
+pub mod resources;
 pub mod session;
 pub mod stakeholders;
+pub mod tasks;
+pub mod timeline;
 pub mod users;
 
 /// Routes of the API together with their paths, so that tests can enumerate every route.
@@ -55,8 +61,14 @@ fn routes(state: &AppState) -> Routes {
         .merge(session::router())
         .merge(cases::router())
         .merge(credentials::router())
+        .merge(containment::router())
         .merge(imports::router(state.settings.max_upload_bytes()))
+        .merge(impact::router())
+        .merge(playbooks::router())
+        .merge(resources::router())
         .merge(stakeholders::router())
+        .merge(tasks::router())
+        .merge(timeline::router())
         .merge(members::router())
         .merge(users::router())
         .merge(invitations::router())

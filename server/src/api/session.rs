@@ -68,6 +68,7 @@ async fn login(
                     code: "totp_required".into(),
                     message: "enter the 6-digit code from your authenticator app".into(),
                     field: Some("totp_code".into()),
+                    current_version: None,
                 },
             };
             return Ok((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response());
@@ -84,6 +85,7 @@ async fn login(
                 code: "unauthorized".into(),
                 message: LOGIN_FAILED.into(),
                 field: None,
+                current_version: None,
             },
         };
         return Ok((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response());

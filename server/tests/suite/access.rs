@@ -54,7 +54,7 @@ async fn non_member_gets_not_found(backend: Backend) {
         assert_eq!(body, missing, "{path}: a hidden case must look like a missing one");
     }
     let changes = [
-        ("/api/v1/cases/1/phase", json!({"phase": "containment"})),
+        ("/api/v1/cases/1/phase", json!({"phase": "containment", "force": true, "reason": "moving on for the test"})),
         ("/api/v1/cases/1/credentials", json!({"kind": "access_key", "access_key_id": "AKIATFQR7NSC8Q4X20BJ"})),
         ("/api/v1/cases/1/stakeholders", json!({"name": "X", "email": "x@example.com", "role": "legal"})),
         ("/api/v1/cases/1/members", json!({"username": "outsider", "role": "lead"})),
@@ -85,12 +85,12 @@ async fn viewer_reads_but_cannot_change(backend: Backend) {
     }
     let case = expect_status(viewer.get("/api/v1/cases/1").await, StatusCode::OK).await;
     assert_eq!(case["my_role"], "viewer");
-    let response = viewer.post("/api/v1/cases/1/phase", &json!({"phase": "containment"})).await;
+    let response = viewer.post("/api/v1/cases/1/phase", &json!({"phase": "containment", "force": true, "reason": "moving on for the test"})).await;
     let error = expect_status(response, StatusCode::FORBIDDEN).await;
     assert!(error["error"]["message"].as_str().unwrap().contains("read-only"));
 
     add_member(&app, "viewer", "analyst").await;
-    let response = viewer.post("/api/v1/cases/1/phase", &json!({"phase": "containment"})).await;
+    let response = viewer.post("/api/v1/cases/1/phase", &json!({"phase": "containment", "force": true, "reason": "moving on for the test"})).await;
     expect_status(response, StatusCode::OK).await;
 }
 
@@ -109,7 +109,7 @@ async fn manager_reads_unrestricted_only(backend: Backend) {
     assert_eq!(cases[0]["my_role"], serde_json::Value::Null);
     expect_status(manager.get("/api/v1/cases/1/findings").await, StatusCode::OK).await;
     expect_status(manager.get("/api/v1/cases/2").await, StatusCode::NOT_FOUND).await;
-    let change = manager.post("/api/v1/cases/1/phase", &json!({"phase": "containment"})).await;
+    let change = manager.post("/api/v1/cases/1/phase", &json!({"phase": "containment", "force": true, "reason": "moving on for the test"})).await;
     expect_status(change, StatusCode::FORBIDDEN).await;
     let create = manager.post("/api/v1/cases", &json!({"title": "t", "severity": "P4", "detection_source": "other"})).await;
     expect_status(create, StatusCode::FORBIDDEN).await;

@@ -21,7 +21,7 @@ async fn audited_activity(app: &TestApp) {
     app.add_access_key(case, "AKIATFQR7NSC8Q4X20BJ").await;
     let failed = app.post("/api/v1/session", &json!({"username": "admin", "password": "wrong password"})).await;
     assert_eq!(failed.status(), StatusCode::UNAUTHORIZED);
-    let moved = app.post(&format!("/api/v1/cases/{case}/phase"), &json!({"phase": "containment"})).await;
+    let moved = app.post(&format!("/api/v1/cases/{case}/phase"), &json!({"phase": "containment", "force": true, "reason": "moving on for the test"})).await;
     expect_status(moved, StatusCode::OK).await;
 }
 

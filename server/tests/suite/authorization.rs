@@ -92,6 +92,23 @@ fn expectation(method: &Method, path: &str) -> Rule {
         ("DELETE", "/account/sessions/{id}" | "/account/tokens/{id}") => Rule::SignedIn,
         ("POST", "/account/tokens") => Rule::SignedIn,
         ("POST", "/account/totp/setup" | "/account/totp/enable" | "/account/totp/disable") => Rule::SignedIn,
+        ("GET", "/cases/{number}/containment" | "/cases/{number}/impacts" | "/cases/{number}/resources") => {
+            Rule::CaseRead { overview: false }
+        }
+        ("GET", "/cases/{number}/tasks" | "/cases/{number}/phase-changes" | "/cases/{number}/timeline") => {
+            Rule::CaseRead { overview: false }
+        }
+        ("POST", "/cases/{number}/credentials/{id}/status" | "/cases/{number}/credentials/{id}/containment-actions") => {
+            Rule::CaseWrite
+        }
+        ("PATCH", "/cases/{number}/containment-actions/{id}" | "/cases/{number}/recovery-actions/{id}") => Rule::CaseWrite,
+        ("POST", "/cases/{number}/impacts" | "/cases/{number}/resources" | "/cases/{number}/timeline") => Rule::CaseWrite,
+        ("PUT", "/cases/{number}/impacts/{id}" | "/cases/{number}/resources/{id}") => Rule::CaseWrite,
+        ("POST", "/cases/{number}/resources/{id}/recovery-actions") | ("PATCH", "/cases/{number}/tasks/{id}") => {
+            Rule::CaseWrite
+        }
+        ("GET", "/playbooks" | "/playbooks/{id}") | ("GET" | "PUT", "/preferences") => Rule::SignedIn,
+        ("POST", "/playbooks") | ("PUT", "/playbooks/{id}") => Rule::AdminOnly,
         _ => panic!("no authorization entry for {m} /api/v1{path}; add one to `expectation`"),
     }
 }

@@ -189,7 +189,10 @@ async fn phase_change_queues_notifications(backend: Backend) {
         expect_status(app.post(&format!("/api/v1/cases/{case}/stakeholders"), &body).await, StatusCode::CREATED).await;
     }
     let moved = app
-        .post(&format!("/api/v1/cases/{case}/phase"), &json!({"phase": "containment"}))
+        .post(
+            &format!("/api/v1/cases/{case}/phase"),
+            &json!({"phase": "containment", "force": true, "reason": "playbook tasks not part of this test"}),
+        )
         .await;
     let moved = expect_status(moved, StatusCode::OK).await;
     assert_eq!(moved["phase"], "containment");

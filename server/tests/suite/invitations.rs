@@ -87,7 +87,7 @@ async fn stakeholder_sees_shared_sections_only(backend: Backend) {
     for path in ["/api/v1/cases/1/findings", "/api/v1/cases/1/imports", "/api/v1/cases/1/credentials", "/api/v1/cases/2"] {
         expect_status(dana.get(path).await, StatusCode::NOT_FOUND).await;
     }
-    let change = dana.post("/api/v1/cases/1/phase", &json!({"phase": "containment"})).await;
+    let change = dana.post("/api/v1/cases/1/phase", &json!({"phase": "containment", "force": true, "reason": "moving on for the test"})).await;
     assert_ne!(change.status(), StatusCode::OK);
     let create = dana.post("/api/v1/cases", &json!({"title": "t", "severity": "P4", "detection_source": "other"})).await;
     expect_status(create, StatusCode::FORBIDDEN).await;

@@ -137,7 +137,8 @@ async fn mail_delivery_survives_outage(backend: Backend) {
     }
 
     // A phase change mails every stakeholder.
-    let moved = app.post(&format!("/api/v1/cases/{case}/phase"), &json!({"phase": "containment"})).await;
+    let body = json!({"phase": "containment", "force": true, "reason": "playbook tasks not part of this test"});
+    let moved = app.post(&format!("/api/v1/cases/{case}/phase"), &body).await;
     expect_status(moved, StatusCode::OK).await;
     let messages = wait_for("two phase-change emails", Duration::from_secs(20), || async {
         let messages = smtp.messages();

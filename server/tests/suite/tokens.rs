@@ -61,7 +61,7 @@ async fn token_scopes_limit_requests(backend: Backend) {
         .await
         .unwrap();
     expect_status(upload, StatusCode::CREATED).await;
-    let other_change = with_token(&app, &importer, Method::POST, &format!("/api/v1/cases/{case}/phase"), Some(json!({"phase": "containment"}))).await;
+    let other_change = with_token(&app, &importer, Method::POST, &format!("/api/v1/cases/{case}/phase"), Some(json!({"phase": "containment", "force": true, "reason": "moving on for the test"}))).await;
     expect_status(other_change, StatusCode::FORBIDDEN).await;
     let read_with_import = with_token(&app, &importer, Method::GET, "/api/v1/cases", None).await;
     expect_status(read_with_import, StatusCode::FORBIDDEN).await;

@@ -1,0 +1,423 @@
+//! One case walked through all five phases in headless Chromium. The walk ticks playbook
+//! tasks and records two credentials with containment actions. A trail import then shows a
+//! use after containment, and the walk goes on through impact records, affected resources
+//! with owners and recovery actions to the timeline, shown in a time zone east of UTC.
+
+use std::time::Duration;
+
+use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
+use fantoccini::{Client, Locator};
+use futures_util::FutureExt;
+
+use crate::browser::{click, connect, fill, start_driver, text_of};
+use crate::helpers::{spawn_app, wait_for, Backend, TestApp, ADMIN_PASSWORD};
+use crate::trail_fixtures::{records_file, standard_events, COMPROMISE_TIME, LEAKED_KEY};
+
+const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Waits for an element matching `css` and clicks it, retrying while the page re-renders.
+async fn click_css(client: &Client, css: &str) {
+    wait_for(&format!("a clickable {css}"), STEP_TIMEOUT, || async {
+        let element = client.find(Locator::Css(css)).await.ok()?;
+        element.click().await.ok()
+    })
+    .await
+}
+
+async fn find_css(client: &Client, css: &str) -> Element {
+    wait_for(&format!("element {css}"), STEP_TIMEOUT, || async {
+        client.find(Locator::Css(css)).await.ok()
+    })
+    .await
+}
+
+async fn fill_css(client: &Client, css: &str, text: &str) {
+    let input = find_css(client, css).await;
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
+async fn select_css(client: &Client, css: &str, value: &str) {
+    find_css(client, css)
+        .await
+        .select_by_value(value)
+        .await
+        .unwrap();
+}
+
+async fn count_css(client: &Client, css: &str) -> usize {
+    client
+        .find_all(Locator::Css(css))
+        .await
+        .map(|found| found.len())
+        .unwrap_or(0)
+}
+
+/// Waits until the page source contains `text`.
+async fn wait_for_text(client: &Client, text: &str) {
+    wait_for(&format!("'{text}' on the page"), STEP_TIMEOUT, || async {
+        let page = client.source().await.unwrap_or_default();
+        page.contains(text).then_some(())
+    })
+    .await
+}
+
+/// Marks every open task of `phase` done, one click at a time.
+async fn finish_tasks(client: &Client, phase: &str) {
+    let open = format!(".task-phase[data-phase='{phase}'] li.task[data-status='todo']");
+    loop {
+        let before = count_css(client, &open).await;
+        if before == 0 {
+            return;
+        }
+        click_css(client, &format!("{open} .task-done")).await;
+        wait_for(
+            &format!("a {phase} task marked done"),
+            STEP_TIMEOUT,
+            || async { (count_css(client, &open).await < before).then_some(()) },
+        )
+        .await;
+    }
+}
+
+async fn advance_phase(client: &Client, to: &str) {
+    click(client, "phase-advance").await.unwrap();
+    wait_for(&format!("phase {to}"), STEP_TIMEOUT, || async {
+        let button = client.find(Locator::Id("phase-advance")).await.ok();
+        let next = match button {
+            Some(button) => button.attr("data-next-phase").await.ok().flatten(),
+            None => None,
+        };
+        let phase = text_of(client, "case-phase").await;
+        (phase == to || next.as_deref() == Some(to)).then_some(())
+    })
+    .await;
+}
+
+async fn current_phase(client: &Client) -> String {
+    text_of(client, "case-phase").await
+}
+
+async fn identification(client: &Client, app: &TestApp) -> Result<(), CmdError> {
+    client.goto(&format!("{}/login", app.base)).await?;
+    fill(client, "login-username", "admin").await?;
+    fill(client, "login-password", ADMIN_PASSWORD).await?;
+    click(client, "login-submit").await?;
+
+    click(client, "new-case").await?;
+    fill(
+        client,
+        "case-title",
+        "Deploy key pushed to a public repository",
+    )
+    .await?;
+    fill(client, "case-compromise-time", COMPROMISE_TIME).await?;
+    click(client, "case-create").await?;
+
+    fill(client, "credential-access-key-id", LEAKED_KEY).await?;
+    click(client, "credential-add").await?;
+    wait_for_text(client, "containment-credential").await;
+    select_css(client, "#credential-kind", "temporary_role_credentials").await;
+    fill(client, "credential-access-key-id", "").await?;
+    select_css(client, "#credential-principal-type", "role").await;
+    fill(client, "credential-principal-name", "ci-deploy").await?;
+    click(client, "credential-add").await?;
+    wait_for(
+        "two credentials under containment",
+        STEP_TIMEOUT,
+        || async { (count_css(client, ".containment-credential").await == 2).then_some(()) },
+    )
+    .await;
+
+    click(client, "impact-none").await?;
+    wait_for_text(client, "data-kind=\"no_end_user_impact\"").await;
+    select_css(client, "#impact-kind", "service_interruption").await;
+    select_css(client, "#impact-severity", "medium").await;
+    fill(
+        client,
+        "impact-description",
+        "Deploy pipeline stopped while the key was disabled",
+    )
+    .await?;
+    click(client, "impact-add").await?;
+    wait_for_text(client, "data-kind=\"service_interruption\"").await;
+
+    fill(client, "timezone-input", "Asia/Kolkata").await?;
+    click(client, "timezone-save").await?;
+    wait_for("the timeline in Asia/Kolkata", STEP_TIMEOUT, || async {
+        let zone = text_of(client, "timeline-zone").await;
+        let times = text_of(client, "timeline").await;
+        (zone == "Asia/Kolkata" && times.contains("+05:30")).then_some(())
+    })
+    .await;
+
+    // One step does not apply here and is skipped with its reason.
+    let deployments = ".task-phase[data-phase='identification'] li.task:nth-child(6)";
+    click_css(client, &format!("{deployments} .task-skip")).await;
+    fill_css(
+        client,
+        &format!("{deployments} .task-skip-reason"),
+        "no application was down",
+    )
+    .await;
+    click_css(client, &format!("{deployments} .task-skip-confirm")).await;
+    wait_for_text(client, "Reason: no application was down").await;
+    finish_tasks(client, "identification").await;
+    advance_phase(client, "Containment").await;
+    assert_eq!(current_phase(client).await, "Containment");
+    Ok(())
+}
+
+async fn containment(client: &Client, trail: &std::path::Path) -> Result<(), CmdError> {
+    // A fresh database numbers the access key 1 and the role credential 2.
+    let key_card = ".containment-credential[data-credential='1']";
+    fill_css(
+        client,
+        &format!("{key_card} .action-performed-at"),
+        "2024-03-01T10:02:00Z",
+    )
+    .await;
+    fill_css(
+        client,
+        &format!("{key_card} .action-authorised-by"),
+        "Incident lead",
+    )
+    .await;
+    fill_css(
+        client,
+        &format!("{key_card} .action-notes"),
+        "access key set inactive",
+    )
+    .await;
+    click_css(client, &format!("{key_card} .action-submit")).await;
+    wait_for_text(client, "access key set inactive").await;
+
+    let role_card = ".containment-credential[data-credential='2']";
+    select_css(
+        client,
+        &format!("{role_card} .action-kind"),
+        "revoke_role_sessions",
+    )
+    .await;
+    let warning = find_css(client, &format!("{role_card} .action-warning"))
+        .await
+        .text()
+        .await?;
+    assert!(
+        warning.contains("stay valid until they expire"),
+        "{warning}"
+    );
+    fill_css(
+        client,
+        &format!("{role_card} .action-performed-at"),
+        "2024-03-01T10:03:00Z",
+    )
+    .await;
+    fill_css(
+        client,
+        &format!("{role_card} .action-authorised-by"),
+        "Incident lead",
+    )
+    .await;
+    click_css(client, &format!("{role_card} .action-submit")).await;
+    wait_for("both credentials disabled", STEP_TIMEOUT, || async {
+        (count_css(client, ".containment-credential[data-status='disabled']").await == 2)
+            .then_some(())
+    })
+    .await;
+
+    let upload = client
+        .wait()
+        .for_element(Locator::Id("import-files"))
+        .await?;
+    upload.send_keys(&trail.display().to_string()).await?;
+    click(client, "import-submit").await?;
+    let alert = wait_for("the use-after-containment alert", STEP_TIMEOUT, || async {
+        let text = text_of(client, "containment-alert").await;
+        text.contains(LEAKED_KEY).then_some(text)
+    })
+    .await;
+    assert!(
+        alert.contains("Credential used after containment"),
+        "{alert}"
+    );
+    assert!(alert.contains("1 trail event(s)"), "{alert}");
+
+    // The verification window failed, so the lead moves on with a recorded reason.
+    finish_tasks_except_last(client, "containment").await;
+    click(client, "phase-advance").await?;
+    fill(
+        client,
+        "phase-force-reason",
+        "key used after containment; contain it again while eradicating",
+    )
+    .await?;
+    click(client, "phase-force").await?;
+    wait_for("phase Eradication", STEP_TIMEOUT, || async {
+        (current_phase(client).await == "Eradication").then_some(())
+    })
+    .await;
+    Ok(())
+}
+
+/// Marks all open tasks of `phase` done except the last one, which stays open.
+async fn finish_tasks_except_last(client: &Client, phase: &str) {
+    let open = format!(".task-phase[data-phase='{phase}'] li.task[data-status='todo']");
+    while count_css(client, &open).await > 1 {
+        let before = count_css(client, &open).await;
+        click_css(client, &format!("{open} .task-done")).await;
+        wait_for("a task marked done", STEP_TIMEOUT, || async {
+            (count_css(client, &open).await < before).then_some(())
+        })
+        .await;
+    }
+}
+
+async fn eradication_and_recovery(client: &Client) -> Result<(), CmdError> {
+    let resource = ".affected-resource[data-resource-id='backdoor']";
+    fill_css(client, &format!("{resource} .owner-name"), "Identity team").await;
+    fill_css(
+        client,
+        &format!("{resource} .owner-email"),
+        "identity@example.com",
+    )
+    .await;
+    click_css(client, &format!("{resource} .owner-notified-now")).await;
+    wait_for("the owner notified", STEP_TIMEOUT, || async {
+        let text = client
+            .find(Locator::Css(&format!("{resource} .owner-notified")))
+            .await
+            .ok()?;
+        text.text().await.ok()
+    })
+    .await;
+    finish_tasks(client, "eradication").await;
+    advance_phase(client, "Recovery").await;
+
+    select_css(client, &format!("{resource} .recovery-kind"), "destroy").await;
+    click_css(client, &format!("{resource} .recovery-add")).await;
+    click_css(client, &format!("{resource} .recovery-done")).await;
+    let done = format!("{resource} .recovery-action[data-status='done']");
+    wait_for("the recovery action done", STEP_TIMEOUT, || async {
+        (count_css(client, &done).await == 1).then_some(())
+    })
+    .await;
+    click_css(client, &format!("{resource} .recovery-cmdb")).await;
+    wait_for("the CMDB marked updated", STEP_TIMEOUT, || async {
+        (count_css(client, &format!("{resource} .recovery-cmdb")).await == 0).then_some(())
+    })
+    .await;
+    finish_tasks(client, "recovery").await;
+    advance_phase(client, "Post-incident").await;
+
+    finish_tasks(client, "post_incident").await;
+    advance_phase(client, "Closed").await;
+    Ok(())
+}
+
+async fn check_timeline(client: &Client) -> Result<(), CmdError> {
+    fill(client, "timeline-occurred-at", "2024-03-01T11:01:00+01:00").await?;
+    fill(client, "timeline-title", "Scanner alert received").await?;
+    click(client, "timeline-add").await?;
+    wait_for_text(client, "Scanner alert received").await;
+
+    let times = client
+        .find_all(Locator::Css("#timeline .timeline-time"))
+        .await?;
+    let mut instants = Vec::new();
+    let mut shown = Vec::new();
+    for time in &times {
+        instants.push(time.attr("datetime").await?.unwrap_or_default());
+        shown.push(time.text().await?);
+    }
+    let mut sorted = instants.clone();
+    sorted.sort();
+    assert_eq!(instants, sorted, "timeline in time order");
+    assert!(
+        shown.iter().all(|text| text.ends_with("+05:30")),
+        "{shown:?}"
+    );
+    assert_eq!(
+        shown[0], "2024-03-01 15:30:00 +05:30",
+        "compromise time first, in Asia/Kolkata"
+    );
+
+    let sources = client
+        .find_all(Locator::Css("#timeline .timeline-entry"))
+        .await?;
+    let mut names = Vec::new();
+    for entry in &sources {
+        names.push(entry.attr("data-source").await?.unwrap_or_default());
+    }
+    for expected in [
+        "compromise_time",
+        "trail_event",
+        "manual",
+        "containment_action",
+        "phase_change",
+        "task",
+        "impact",
+        "owner_notified",
+        "recovery_action",
+        "trail_import",
+    ] {
+        assert!(
+            names.iter().any(|name| name == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    Ok(())
+}
+
+async fn walk_case(
+    client: &Client,
+    app: &TestApp,
+    trail: &std::path::Path,
+) -> Result<(), CmdError> {
+    identification(client, app).await?;
+    containment(client, trail).await?;
+    eradication_and_recovery(client).await?;
+    click(client, "timeline-refresh").await?;
+    check_timeline(client).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_walks_all_phases() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let site = app.state.settings.site_dir.join("index.html");
+    assert!(
+        site.is_file(),
+        "{} missing; run the tests with `cargo xtask test`",
+        site.display()
+    );
+    let trail = app.data_dir.join("workflow-trail.json");
+    std::fs::create_dir_all(&app.data_dir).unwrap();
+    std::fs::write(&trail, records_file(&standard_events())).unwrap();
+
+    let profile = tempfile::tempdir().unwrap();
+    let driver = start_driver();
+    let client = connect(&driver, profile.path()).await;
+    let outcome = std::panic::AssertUnwindSafe(walk_case(&client, &app, &trail))
+        .catch_unwind()
+        .await;
+    let closed = client.close().await;
+    drop(driver);
+    match outcome {
+        Ok(steps) => steps.expect("browser steps"),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+    closed.expect("WebDriver session closes");
+
+    app.login_admin().await;
+    let changes = app.get_json("/api/v1/cases/1/phase-changes").await;
+    let changes = changes.as_array().unwrap();
+    assert_eq!(changes.len(), 5);
+    let forced: Vec<bool> = changes
+        .iter()
+        .map(|c| c["forced"].as_bool().unwrap())
+        .collect();
+    assert_eq!(forced, [false, true, false, false, false]);
+    let case = app.get_json("/api/v1/cases/1").await;
+    assert_eq!(case["phase"], "closed");
+}
