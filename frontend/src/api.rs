@@ -9,10 +9,12 @@ use std::rc::Rc;
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use rekey_types::{
-    ApiToken, Case, CaseMember, CreatedApiToken, CreatedUser, Credential, CurrentUser, ErrorBody,
-    ErrorDetail, Finding, LoginRequest, NewApiToken, NewCase, NewCaseMember, NewCredential,
-    NewStakeholder, NewUser, Notification, PasswordChange, PhaseChange, ServerStatus, SessionInfo,
-    Stakeholder, Task, TaskUpdate, TrailImport, UserAccount, UserUpdate,
+    AcceptInvitation, ApiToken, Case, CaseMember, CreatedApiToken, CreatedUser, Credential,
+    CurrentUser, ErrorBody, ErrorDetail, Finding, Invitation, InvitationPreview, LoginRequest,
+    NewApiToken, NewCase, NewCaseMember, NewCredential, NewInvitation, NewStakeholder, NewUser,
+    Notification, PasswordChange, PhaseChange, ServerStatus, SessionInfo, Stakeholder, TrailImport,
+    UserAccount, UserUpdate,
+    Task, TaskUpdate,
 };
 use rekey_types::{
     AffectedResource, ContainmentAction, CredentialContainment, CredentialStatusUpdate,
@@ -306,6 +308,42 @@ pub async fn add_member(number: i64, body: &NewCaseMember) -> ApiResult<Vec<Case
 /// Removes a member. Removing the last lead fails with status 409.
 pub async fn remove_member(number: i64, user_id: i64) -> ApiResult<()> {
     delete(&case_url(number, &format!("/members/{user_id}"))).await
+}
+
+/// Lists the invitations of a case; only leads of the case may, others get 403.
+pub async fn invitations(number: i64) -> ApiResult<Vec<Invitation>> {
+    get(&case_url(number, "/invitations")).await
+}
+
+/// Invites a stakeholder by email. The response is the only place the invitation's link appears.
+pub async fn invite(number: i64, body: &NewInvitation) -> ApiResult<Invitation> {
+    post_json(&case_url(number, "/invitations"), body).await
+}
+
+fn invitation_url(token: &str, rest: &str) -> String {
+    format!(
+        "/api/v1/invitations/{}{rest}",
+        js_sys::encode_uri_component(token)
+    )
+}
+
+/// Fetches what an invitation link offers. Needs no session, so a 401 does not trigger the
+/// unauthorized handler. Fails with status 404 when the link is unknown, expired or used.
+pub async fn invitation_preview(token: &str) -> ApiResult<InvitationPreview> {
+    let request = with_csrf(Request::get(&invitation_url(token, "")))
+        .build()
+        .map_err(request_error)?;
+    read_json(send(request, false).await?).await
+}
+
+/// Accepts an invitation: creates the stakeholder account and signs it in, replacing any session
+/// of this browser. Fails with 404 when the link expired or was used, 409 when the username is
+/// taken and 422 for an invalid username or password.
+pub async fn accept_invitation(token: &str, body: &AcceptInvitation) -> ApiResult<CurrentUser> {
+    let request = with_csrf(Request::post(&invitation_url(token, "/accept")))
+        .json(body)
+        .map_err(request_error)?;
+    read_json(send(request, false).await?).await
 }
 
 /// Changes the signed-in user's password. The server ends all their other sessions.

@@ -7,6 +7,7 @@ mod api;
 mod case;
 mod case_list;
 mod forms;
+mod invitation;
 mod login;
 mod new_case;
 mod time;
@@ -59,11 +60,13 @@ fn login_path_returning_here() -> String {
     }
 }
 
-fn on_login_page() -> bool {
+/// Tells whether the current page works without signing in: the login page and the page of an
+/// invitation link, where a new stakeholder creates their account.
+fn on_public_page() -> bool {
     window()
         .location()
         .pathname()
-        .map(|path| path == "/login")
+        .map(|path| path == "/login" || path.starts_with("/invitations/"))
         .unwrap_or(false)
 }
 
@@ -98,6 +101,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/cases/:number") view=case::CasePage />
                     <Route path=path!("/account") view=account::AccountPage />
                     <Route path=path!("/admin/users") view=admin_users::UsersPage />
+                    <Route path=path!("/invitations/:token") view=invitation::InvitationPage />
                 </Routes>
             </main>
         </Router>
@@ -105,7 +109,7 @@ fn App() -> impl IntoView {
 }
 
 /// Installs the handler that sends the user to the login page on 401, then loads the server
-/// status and the signed-in user.
+/// status and the signed-in user. Public pages stay where they are without a session.
 #[component]
 fn SessionGuard() -> impl IntoView {
     let session = use_session();
@@ -114,7 +118,7 @@ fn SessionGuard() -> impl IntoView {
     let navigate_to_login = navigate.clone();
     api::set_unauthorized_handler(move || {
         session.user.set(None);
-        if !on_login_page() {
+        if !on_public_page() {
             navigate_to_login(&login_path_returning_here(), NavigateOptions::default());
         }
     });
@@ -130,7 +134,7 @@ fn SessionGuard() -> impl IntoView {
         match api::current_user().await {
             Ok(user) => session.user.set(Some(user)),
             Err(error) if error.status == Some(401) => {
-                if !on_login_page() {
+                if !on_public_page() {
                     navigate(&login_path_returning_here(), NavigateOptions::default());
                 }
             }

@@ -331,7 +331,9 @@ fn warn_unknown_env_vars() {
             continue;
         };
         let key = key.to_ascii_lowercase();
-        if !KEYS.contains(&key.as_str()) && !key.starts_with("test_") && key != "config" {
+        // REKEY_CONFIG names the file and REKEY_NEW_PASSWORD is read by `rekey user add`.
+        let other_uses = ["config", "new_password"];
+        if !KEYS.contains(&key.as_str()) && !key.starts_with("test_") && !other_uses.contains(&key.as_str()) {
             eprintln!("warning: ignoring unknown environment variable {name}");
         }
     }

@@ -34,6 +34,23 @@ pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 impl Db {
     /// Connects to `url`, creating a SQLite file when missing, and runs pending migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        Db::open(url, true).await
+    }
+
+    /// Connects to an existing database; a missing SQLite file is an error rather than a new,
+    /// empty database. For commands that only make sense on a database `rekey serve` made.
+    pub async fn connect_existing(url: &str) -> anyhow::Result<Db> {
+        Db::open(url, false).await
+    }
+
+    async fn open(url: &str, create: bool) -> anyhow::Result<Db> {
+        let printable = crate::config::redact_url_password(url);
+        let context = |error: sqlx::Error| {
+            anyhow::anyhow!(
+                "cannot open the database at database_url {printable}: {error}; check that the server runs \
+                 and the URL, user and database name are right"
+            )
+        };
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -41,12 +58,19 @@ impl Db {
             Backend::Postgres
         };
         if backend == Backend::Sqlite {
-            create_sqlite_parent_dir(url)?;
+            let path = sqlite_path(url)?;
+            if !create && !path.is_file() {
+                anyhow::bail!(
+                    "no database at {}; run this command where `rekey serve` runs, or give --data-dir or --database-url",
+                    path.display()
+                );
+            }
+            create_sqlite_parent_dir(&path)?;
         }
 
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -60,7 +84,8 @@ impl Db {
                 })
             })
             .connect(url)
-            .await?;
+            .await
+            .map_err(context)?;
 
         if backend == Backend::Sqlite {
             // WAL lets readers go on while an import writes; the mode is kept in the file.
@@ -82,9 +107,14 @@ impl Db {
     }
 }
 
-fn create_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
-    if let Some(parent) = options.get_filename().parent() {
+fn sqlite_path(url: &str) -> anyhow::Result<std::path::PathBuf> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .map_err(|e| anyhow::anyhow!("database_url {url} is not a SQLite URL: {e}"))?;
+    Ok(options.get_filename().to_path_buf())
+}
+
+fn create_sqlite_parent_dir(path: &std::path::Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent).map_err(|e| {
                 anyhow::anyhow!("cannot create database directory {}: {e}", parent.display())

@@ -152,6 +152,10 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = match axum::body::Bytes::from_request(request, state).await {
             Ok(bytes) => bytes,
+            // JSON routes keep axum's default body limit of 2 MB; only uploads raise it.
+            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(Error::PayloadTooLarge { limit_mb: 2 })
+            }
             Err(rejection) => {
                 return Err(Error::Invalid {
                     field: None,
@@ -197,8 +201,9 @@ fn field_of(path: &str, error: &serde_json::Error) -> Option<String> {
         .find_map(|prefix| text.strip_prefix(prefix))
         .and_then(|rest| rest.split('`').next());
     match (path, named) {
-        (".", Some(name)) => Some(name.to_string()),
-        (".", None) => None,
+        // serde_path_to_error writes `?` where a syntax error left no path.
+        ("." | "?", Some(name)) => Some(name.to_string()),
+        ("." | "?", None) => None,
         (path, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => Some(path.to_string()),
         (path, Some(name)) => Some(format!("{path}.{name}")),
         (path, None) => Some(path.to_string()),

@@ -114,7 +114,11 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -138,19 +142,47 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let url = app.state.settings.public_url();
     tracing::info!(address = %app.local_addr()?, "Rekey listening");
     println!("Rekey is running. Log in at {url}/login");
+    if app.state.settings.public_url.is_empty() && app.state.settings.listen.ip().is_unspecified() {
+        println!(
+            "Note: listening on all addresses, so links in emails would point to {url}; \
+             set public_url (REKEY_PUBLIC_URL) to the address people use."
+        );
+    }
     if let Some(password) = generated {
         println!("First start: created user 'admin' with password {password}");
         println!("This password is shown only once; store it now.");
     }
-    app.serve(async {
+    app.serve(shutdown_signal()).await
+}
+
+/// Completes on Ctrl-C or SIGTERM, the signal that service managers and `docker stop` send.
+async fn shutdown_signal() {
+    let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-    })
-    .await
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
 }
 
 async fn verify(settings: Settings) -> anyhow::Result<()> {
-    let db = Db::connect(&settings.database_url()).await?;
+    let db = Db::connect_existing(&settings.database_url()).await?;
     let result = rekey::audit::verify(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     match result.first_break {
         None => {
@@ -177,7 +209,7 @@ async fn add_user(
     if let Some(email) = email {
         rekey_types::validate_email(email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
     }
-    let db = Db::connect(&settings.database_url()).await?;
+    let db = Db::connect_existing(&settings.database_url()).await?;
     let (password, generated) = match std::env::var("REKEY_NEW_PASSWORD") {
         Ok(password) => (password, false),
         Err(_) => (rekey::auth::generate_password(), true),
@@ -195,7 +227,7 @@ async fn add_user(
 async fn import_trail(settings: Settings, case: &str, username: &str, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     let number = parse_case_reference(case)
         .ok_or_else(|| anyhow::anyhow!("--case '{case}' is not a case number; use the form 3 or RK-3"))?;
-    let db = Db::connect(&settings.database_url()).await?;
+    let db = Db::connect_existing(&settings.database_url()).await?;
     let case_row = sqlx::query("SELECT id FROM cases WHERE number = $1")
         .bind(number)
         .fetch_optional(&db.pool)
@@ -227,10 +259,12 @@ async fn import_trail(settings: Settings, case: &str, username: &str, paths: Vec
         if !path.is_file() {
             anyhow::bail!("{} is not a readable file", path.display());
         }
-        files.push(TrailFile {
-            name: path.display().to_string(),
-            path,
-        });
+        // Only the file name is recorded, so that local directory names stay on this machine.
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        files.push(TrailFile { name, path });
     }
     let outcome = import_files(&db, &settings, case, &importer, files)
         .await

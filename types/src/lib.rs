@@ -108,10 +108,34 @@ pub struct Case {
     pub restricted: bool,
     /// The caller's role in the case; `None` when a manager reads it without being a member.
     pub my_role: Option<CaseRole>,
+    /// Incremented by every edit; an edit must send the version it was based on.
+    #[serde(default)]
+    pub version: i64,
     /// For stakeholder accounts, the sections shared with them besides the overview; `None`
     /// for everyone else, who see every section their role allows.
     #[serde(default)]
     pub shared_sections: Option<Vec<String>>,
+}
+
+/// Body of `PATCH /api/v1/cases/{number}`: the fields to change, and the version they are
+/// based on. An empty `external_ref` or `compromise_time` clears it.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CaseUpdate {
+    pub version: i64,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub severity: Option<Severity>,
+    #[serde(default)]
+    pub detection_source: Option<DetectionSource>,
+    #[serde(default)]
+    pub external_ref: Option<String>,
+    /// RFC 3339 time with a zone, as for a new case.
+    #[serde(default)]
+    pub compromise_time: Option<String>,
 }
 
 /// Body of `POST /api/v1/cases/{number}/phase`.

@@ -75,23 +75,52 @@ pub fn secret_rejected_message() -> String {
         .to_string()
 }
 
-/// Checks an email address well enough to catch typing mistakes; the mail server has the
-/// final word.
+/// Checks an email address: an ASCII local part of the characters RFC 5322 allows without
+/// quoting, and a domain name of letters, digits and hyphens with at least one dot. Quoted
+/// local parts, address literals and internationalised addresses are rejected, because not
+/// every SMTP server accepts them.
 pub fn validate_email(value: &str) -> Result<(), String> {
     let invalid = || format!("'{value}' is not an email address; use the form name@example.com");
-    let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
-    let has_space = value.chars().any(|c| c.is_whitespace() || c.is_control());
-    if local.is_empty()
-        || domain.is_empty()
-        || domain.contains('@')
-        || domain.starts_with('.')
-        || domain.ends_with('.')
-        || has_space
-        || value.len() > 254
-    {
+    let (local, domain) = value.rsplit_once('@').ok_or_else(invalid)?;
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if !local_ok || !domain_ok || value.len() > 254 {
         return Err(invalid());
     }
     Ok(())
+}
+
+/// Rejects control characters, and bidirectional overrides that make text display in another
+/// order than it is stored. `multiline` allows line breaks and tabs, for summaries and notes.
+pub fn check_plain_text(value: &str, multiline: bool) -> Result<(), String> {
+    let bad = value.chars().find(|c| {
+        let allowed_space = multiline && matches!(c, '\n' | '\r' | '\t');
+        let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+        (c.is_control() && !allowed_space) || bidi
+    });
+    match bad {
+        Some(c) => Err(format!(
+            "contains the invisible character U+{:04X}; remove it{}",
+            u32::from(c),
+            if multiline { "" } else { " (line breaks are not allowed here)" }
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Checks a cloud account or project id: 1 to 64 letters, digits, `-` or `_`.
@@ -180,10 +209,35 @@ mod tests {
 
     #[test]
     fn email_forms() {
-        assert!(validate_email("counsel@example.com").is_ok());
-        for bad in ["counsel", "@example.com", "a@", "a b@example.com", "a@b@c"] {
-            assert!(validate_email(bad).is_err(), "{bad}");
+        for good in ["counsel@example.com", "first.last+rekey@mail.example.co.uk", "o'brien@example.ie"] {
+            assert!(validate_email(good).is_ok(), "{good}");
         }
+        let bad = [
+            "counsel",
+            "@example.com",
+            "a@",
+            "a b@example.com",
+            "a@b@c",
+            "<legal@example.com>legal",
+            ".a@b.com",
+            "a@-b.com",
+            "a@[127.0.0.1]",
+            "ünï@exämple.com",
+            "a@localhost",
+            "a..b@example.com",
+        ];
+        for value in bad {
+            assert!(validate_email(value).is_err(), "{value}");
+        }
+    }
+
+    #[test]
+    fn plain_text_rejects_controls() {
+        assert!(check_plain_text("Key leaked", false).is_ok());
+        assert!(check_plain_text("line one\nline two", true).is_ok());
+        assert!(check_plain_text("line one\nline two", false).is_err());
+        assert!(check_plain_text("evil\u{202E}live", true).is_err());
+        assert!(check_plain_text("nul\u{0}", true).is_err());
     }
 
     #[test]

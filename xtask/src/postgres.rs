@@ -51,6 +51,7 @@ pub fn test_server() -> Result<TestServer> {
     }
     let local: SocketAddr = "127.0.0.1:5432".parse().expect("valid address");
     if TcpStream::connect_timeout(&local, Duration::from_secs(2)).is_ok() {
+        eprintln!("xtask: using the PostgreSQL server on 127.0.0.1:5432; each test creates and drops its own database");
         return Ok(TestServer::Existing(LOCAL_URL.to_string()));
     }
     eprintln!("xtask: no PostgreSQL on 127.0.0.1:5432; starting a throwaway server");

@@ -3,16 +3,21 @@
 //!
 //! Forms and buttons that change the case are shown only to members whose role may write,
 //! which are leads and analysts. Viewers, and managers who are not members, only read it.
+//! Stakeholder accounts see the overview and only the sections a lead shared with them, with no
+//! controls, and the page requests no other section.
 
 mod containment;
 mod credentials;
 mod findings;
 mod imports;
+mod invitations;
 mod members;
 mod playbook;
 mod recovery;
 mod stakeholders;
 mod timeline;
+
+use std::future::Future;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -21,33 +26,148 @@ use rekey_types::{
     CredentialContainment, Finding, Notification, Phase, PhaseChange, Stakeholder, TrailImport,
 };
 
-use crate::api::{self, ApiResult};
+use crate::api::{self, ApiError, ApiResult};
 use crate::time::{format_local, format_utc, local_zone_name, LocalTime};
+pub use crate::widgets::show_loaded;
 use crate::widgets::{LoadError, Loading, PhaseProgress, SeverityBadge};
 use crate::{set_title, use_session};
 
-/// Shows the content of a loaded section of the case, "Loading…" before it arrives, or its
-/// error.
-///
-/// The case itself has loaded when a section is shown, so a 404 for the section means the
-/// server does not share it with this user: stakeholder accounts read only the overview and the
-/// sections a lead shared with them.
-pub fn show_loaded<T, V>(
-    resource: LocalResource<ApiResult<T>>,
-    render: impl Fn(T) -> V + Send + Sync + 'static,
-) -> impl IntoView
-where
-    T: Clone + 'static,
-    V: IntoView + 'static,
-{
-    move || match resource.get() {
-        None => view! { <Loading /> }.into_any(),
-        Some(Err(error)) if error.status == Some(404) => view! {
-            <p class="muted section-not-shared">"This section is not shared with you."</p>
+/// Sections of the case page below the overview, in page order: the wire name that
+/// `SHAREABLE_SECTIONS` and `Case::shared_sections` use, the element id of the section and its
+/// short title for links and checkboxes.
+const SECTIONS: &[(&str, &str, &str)] = &[
+    ("tasks", "playbook-section", "Playbook"),
+    ("credentials", "credentials-section", "Credentials"),
+    ("containment", "containment-section", "Containment"),
+    ("impacts", "impact-section", "Impact"),
+    ("imports", "imports-section", "Trail imports"),
+    ("findings", "findings-section", "Findings"),
+    ("resources", "resources-section", "Resources"),
+    ("stakeholders", "stakeholders-section", "Stakeholders"),
+    ("notifications", "notifications-section", "Notifications"),
+    ("members", "members-section", "Members"),
+    ("timeline", "timeline-section", "Timeline"),
+];
+
+/// Returns the short title of the section with wire name `name`, or the name itself for a
+/// section this app does not know.
+pub fn section_label(name: &str) -> &str {
+    SECTIONS
+        .iter()
+        .find(|(wire, _, _)| *wire == name)
+        .map_or(name, |(_, _, label)| label)
+}
+
+/// The sections below the overview that the signed-in user reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VisibleSections {
+    /// Every section, for everyone except stakeholder accounts.
+    All,
+    /// The wire names of the sections a lead shared with a stakeholder account.
+    Shared(Vec<String>),
+}
+
+impl VisibleSections {
+    fn of(case: &Case) -> Self {
+        match &case.shared_sections {
+            Some(names) => VisibleSections::Shared(names.clone()),
+            None => VisibleSections::All,
         }
-        .into_any(),
-        Some(Err(error)) => view! { <LoadError error=error /> }.into_any(),
-        Some(Ok(value)) => render(value).into_any(),
+    }
+
+    pub fn shows(&self, name: &str) -> bool {
+        match self {
+            VisibleSections::All => true,
+            VisibleSections::Shared(names) => names.iter().any(|shared| shared == name),
+        }
+    }
+}
+
+/// Tells whether `sections` is known and contains `name`, tracking changes.
+fn section_shown(sections: Memo<Option<VisibleSections>>, name: &str) -> bool {
+    sections.with(|sections| {
+        sections
+            .as_ref()
+            .is_some_and(|sections| sections.shows(name))
+    })
+}
+
+/// Loads the section `name` when the user reads it. The server rejects a section that is not
+/// shared and records each rejection in the audit log, so a section the user does not read is
+/// never requested. Its resource contains an error instead, and the page does not show the
+/// section.
+///
+/// Call it after the case has loaded. It reads `sections` once, because the API offers no way to
+/// change the sections shared with a member.
+fn load_section<T, Fut>(
+    sections: Memo<Option<VisibleSections>>,
+    name: &'static str,
+    fetch: impl Fn() -> Fut + 'static,
+) -> LocalResource<ApiResult<T>>
+where
+    T: 'static,
+    Fut: Future<Output = ApiResult<T>> + 'static,
+{
+    let readable = sections.with_untracked(|sections| {
+        sections
+            .as_ref()
+            .is_some_and(|sections| sections.shows(name))
+    });
+    LocalResource::new(move || {
+        let request = readable.then(&fetch);
+        async move {
+            match request {
+                Some(request) => request.await,
+                None => Err(ApiError::invalid(
+                    name,
+                    format!(
+                        "The {} section is not shared with you, so it was not loaded.",
+                        section_label(name)
+                    ),
+                )),
+            }
+        }
+    })
+}
+
+/// The case and what the signed-in user may do with it, loaded before any section.
+#[derive(Clone, Copy)]
+struct CaseAccess {
+    case: LocalResource<ApiResult<Case>>,
+    my_role: Memo<Option<CaseRole>>,
+    sections: Memo<Option<VisibleSections>>,
+    can_write: Memo<bool>,
+}
+
+impl CaseAccess {
+    fn load(number: i64) -> Self {
+        let case = LocalResource::new(move || api::case(number));
+        // A refetch keeps the previous role and sections until the new case arrives, so the
+        // forms and sections do not disappear and come back after every change.
+        let my_role = Memo::new(
+            move |previous: Option<&Option<CaseRole>>| match case.get() {
+                Some(Ok(case)) => case.my_role,
+                Some(Err(_)) => None,
+                None => previous.copied().flatten(),
+            },
+        );
+        let sections = Memo::new(move |previous: Option<&Option<VisibleSections>>| {
+            case.with(|case| match case {
+                Some(Ok(case)) => Some(VisibleSections::of(case)),
+                Some(Err(_)) => None,
+                None => previous.cloned().flatten(),
+            })
+        });
+        let can_write = Memo::new(move |_| {
+            let role_may_write = my_role.get().is_some_and(CaseRole::can_write);
+            role_may_write && sections.with(|sections| sections == &Some(VisibleSections::All))
+        });
+        CaseAccess {
+            case,
+            my_role,
+            sections,
+            can_write,
+        }
     }
 }
 
@@ -65,48 +185,54 @@ pub struct CaseData {
     pub members: LocalResource<ApiResult<Vec<CaseMember>>>,
     /// The signed-in user's role in the case; `None` when they read it without membership.
     pub my_role: Memo<Option<CaseRole>>,
+    /// The sections the signed-in user reads; `None` until the case has loaded, and while it
+    /// cannot be read.
+    pub sections: Memo<Option<VisibleSections>>,
     /// True when the signed-in user may change the case, so its forms and buttons are shown.
+    /// Stakeholder accounts never may, whatever their case role.
     pub can_write: Memo<bool>,
     pub containment: LocalResource<ApiResult<Vec<CredentialContainment>>>,
     pub resources: LocalResource<ApiResult<Vec<AffectedResource>>>,
 }
 
 impl CaseData {
-    fn refetch_sections(self) {
-        self.credentials.refetch();
-        self.imports.refetch();
-        self.findings.refetch();
-        self.stakeholders.refetch();
-        self.notifications.refetch();
-        self.members.refetch();
-    }
-
-    fn load(number: i64) -> Self {
-        let case = LocalResource::new(move || api::case(number));
-        // A refetch keeps the previous role until the new case arrives, so the forms do not
-        // disappear and come back after every change.
-        let my_role = Memo::new(
-            move |previous: Option<&Option<CaseRole>>| match case.get() {
-                Some(Ok(case)) => case.my_role,
-                Some(Err(_)) => None,
-                None => previous.copied().flatten(),
-            },
-        );
-        let can_write = Memo::new(move |_| my_role.get().is_some_and(CaseRole::can_write));
+    /// Starts loading the sections that the signed-in user reads. Call it once the case has
+    /// loaded, because only the case lists the sections a stakeholder account may read.
+    fn load_sections(number: i64, access: CaseAccess) -> Self {
+        let sections = access.sections;
         CaseData {
             number,
-            case,
-            my_role,
-            can_write,
-            members: LocalResource::new(move || api::members(number)),
-            credentials: LocalResource::new(move || api::credentials(number)),
-            imports: LocalResource::new(move || api::imports(number)),
-            findings: LocalResource::new(move || api::findings(number)),
-            stakeholders: LocalResource::new(move || api::stakeholders(number)),
-            notifications: LocalResource::new(move || api::notifications(number)),
-            containment: LocalResource::new(move || api::containment(number)),
-            resources: LocalResource::new(move || api::resources(number)),
+            case: access.case,
+            my_role: access.my_role,
+            sections,
+            can_write: access.can_write,
+            members: load_section(sections, "members", move || api::members(number)),
+            credentials: load_section(sections, "credentials", move || api::credentials(number)),
+            imports: load_section(sections, "imports", move || api::imports(number)),
+            findings: load_section(sections, "findings", move || api::findings(number)),
+            stakeholders: load_section(sections, "stakeholders", move || api::stakeholders(number)),
+            notifications: load_section(sections, "notifications", move || {
+                api::notifications(number)
+            }),
+            containment: load_section(sections, "containment", move || api::containment(number)),
+            resources: load_section(sections, "resources", move || api::resources(number)),
         }
+    }
+
+    /// Tells whether the section `name` is shown, tracking changes.
+    pub fn shows(self, name: &str) -> bool {
+        section_shown(self.sections, name)
+    }
+
+    /// Tells whether the signed-in user leads the case, and so may invite stakeholders.
+    pub fn is_lead(self) -> bool {
+        self.my_role.get() == Some(CaseRole::Lead) && !self.is_stakeholder()
+    }
+
+    /// Tells whether the signed-in user reads the case through a stakeholder account.
+    pub fn is_stakeholder(self) -> bool {
+        self.sections
+            .with(|sections| matches!(sections, Some(VisibleSections::Shared(_))))
     }
 }
 
@@ -149,28 +275,11 @@ enum LoadState {
 fn CaseView(number: i64) -> impl IntoView {
     set_title(&rekey_types::case_reference(number));
     let session = use_session();
-    let data = CaseData::load(number);
-    let member_access = members::MemberAccess {
-        number,
-        members: data.members,
-        can_manage: Signal::derive(move || {
-            data.my_role.get() == Some(CaseRole::Lead) || session.is_admin()
-        }),
-        case: data.case,
-    };
-    let load_state = Memo::new(move |_| match data.case.get() {
+    let access = CaseAccess::load(number);
+    let load_state = Memo::new(move |_| match access.case.get() {
         None => LoadState::Loading,
         Some(Ok(_)) => LoadState::Loaded,
         Some(Err(error)) => LoadState::Failed(error),
-    });
-    // A case that could not be read becomes readable when an administrator adds themselves as
-    // a member. The sections were fetched, and refused, along with the case, so they reload.
-    Effect::new(move |previously_failed: Option<bool>| {
-        let state = load_state.get();
-        if state == LoadState::Loaded && previously_failed == Some(true) {
-            data.refetch_sections();
-        }
-        matches!(state, LoadState::Failed(_))
     });
 
     move || match load_state.get() {
@@ -178,7 +287,7 @@ fn CaseView(number: i64) -> impl IntoView {
         // Administrators manage the members of every case but read only the cases they are
         // members of, so the server returns 404 for the case itself.
         LoadState::Failed(error) if error.status == Some(404) && session.is_admin() => {
-            view! { <AdminMembersView number=number case=data.case /> }.into_any()
+            view! { <AdminMembersView number=number case=access.case /> }.into_any()
         }
         LoadState::Failed(error) if error.status == Some(404) => {
             set_title("Case not found");
@@ -190,35 +299,89 @@ fn CaseView(number: i64) -> impl IntoView {
             .into_any()
         }
         LoadState::Failed(error) => view! { <LoadError error=error /> }.into_any(),
-        LoadState::Loaded => view! {
-            <Overview data=data />
-            <containment::ContainmentAlert data=data />
-            <nav class="section-nav" aria-label="Sections of this case">
-                <a href="#playbook-section" rel="external">"Playbook"</a>
-                <a href="#credentials-section" rel="external">"Credentials"</a>
-                <a href="#containment-section" rel="external">"Containment"</a>
-                <a href="#impact-section" rel="external">"Impact"</a>
-                <a href="#imports-section" rel="external">"Trail imports"</a>
-                <a href="#findings-section" rel="external">"Findings"</a>
-                <a href="#resources-section" rel="external">"Resources"</a>
-                <a href="#stakeholders-section" rel="external">"Stakeholders"</a>
-                <a href="#notifications-section" rel="external">"Notifications"</a>
-                <a href="#members-section" rel="external">"Members"</a>
-                <a href="#timeline-section" rel="external">"Timeline"</a>
-            </nav>
-            <playbook::PlaybookSection data=data />
-            <credentials::CredentialsSection data=data />
-            <containment::ContainmentSection data=data />
-            <recovery::ImpactSection data=data />
-            <imports::ImportsSection data=data />
-            <findings::FindingsSection data=data />
-            <recovery::ResourcesSection data=data />
-            <stakeholders::StakeholdersSection data=data />
-            <stakeholders::NotificationsSection data=data />
-            <members::MembersSection access=member_access />
-            <timeline::TimelineSection data=data />
+        // The sections load only now, and again when a case that could not be read becomes
+        // readable, such as after an administrator adds themselves as a member.
+        LoadState::Loaded => {
+            let data = CaseData::load_sections(number, access);
+            let member_access = members::MemberAccess {
+                number,
+                members: data.members,
+                can_manage: Signal::derive(move || {
+                    data.my_role.get() == Some(CaseRole::Lead) || session.is_admin()
+                }),
+                case: data.case,
+            };
+            view! {
+                <Overview data=data />
+                <Show when=move || data.shows("containment")>
+                    <containment::ContainmentAlert data=data />
+                </Show>
+                <SectionNav data=data />
+                <Show when=move || data.shows("tasks")>
+                    <playbook::PlaybookSection data=data />
+                </Show>
+                <Show when=move || data.shows("credentials")>
+                    <credentials::CredentialsSection data=data />
+                </Show>
+                <Show when=move || data.shows("containment")>
+                    <containment::ContainmentSection data=data />
+                </Show>
+                <Show when=move || data.shows("impacts")>
+                    <recovery::ImpactSection data=data />
+                </Show>
+                <Show when=move || data.shows("imports")>
+                    <imports::ImportsSection data=data />
+                </Show>
+                <Show when=move || data.shows("findings")>
+                    <findings::FindingsSection data=data />
+                </Show>
+                <Show when=move || data.shows("resources")>
+                    <recovery::ResourcesSection data=data />
+                </Show>
+                <Show when=move || data.shows("stakeholders")>
+                    <stakeholders::StakeholdersSection data=data />
+                </Show>
+                <Show when=move || data.shows("notifications")>
+                    <stakeholders::NotificationsSection data=data />
+                </Show>
+                <Show when=move || data.shows("members")>
+                    <members::MembersSection access=member_access />
+                </Show>
+                <Show when=move || data.shows("timeline")>
+                    <timeline::TimelineSection data=data />
+                </Show>
+                <Show when=move || data.is_lead()>
+                    <invitations::InvitationsSection number=number />
+                </Show>
+            }
+            .into_any()
         }
-        .into_any(),
+    }
+}
+
+/// Links to the sections shown below the overview; absent when none is shown.
+#[component]
+fn SectionNav(data: CaseData) -> impl IntoView {
+    let links = move || {
+        let mut links: Vec<(&'static str, &'static str)> = SECTIONS
+            .iter()
+            .filter(|(name, _, _)| data.shows(name))
+            .map(|(_, id, label)| (*id, *label))
+            .collect();
+        if data.is_lead() {
+            links.push(("invitations-section", "Invitations"));
+        }
+        links
+    };
+    move || {
+        let links = links();
+        (!links.is_empty()).then(|| {
+            let anchors = links
+                .into_iter()
+                .map(|(id, label)| view! { <a href=format!("#{id}") rel="external">{label}</a> })
+                .collect_view();
+            view! { <nav class="section-nav" aria-label="Sections of this case">{anchors}</nav> }
+        })
     }
 }
 
@@ -261,8 +424,12 @@ fn AdminMembersView(number: i64, case: LocalResource<ApiResult<Case>>) -> impl I
 
 /// Short note above the facts of a case the signed-in user may only read.
 #[component]
-fn ReadOnlyNote(my_role: Memo<Option<CaseRole>>) -> impl IntoView {
-    let reason = move || match my_role.get() {
+fn ReadOnlyNote(data: CaseData) -> impl IntoView {
+    let reason = move || match data.my_role.get() {
+        _ if data.is_stakeholder() => {
+            "You follow this case as a stakeholder: you read its overview and the sections the \
+             case lead shared with you, and you cannot change it."
+        }
         Some(CaseRole::Viewer) => {
             "You are a viewer of this case: you can read it but not change it. A lead of the case \
              can change your role."
@@ -336,7 +503,7 @@ fn Overview(data: CaseData) -> impl IntoView {
             }
         }}
         <Show when=move || !data.can_write.get()>
-            <ReadOnlyNote my_role=data.my_role />
+            <ReadOnlyNote data=data />
         </Show>
         {move || phase.get().map(|phase| view! { <PhaseProgress phase=phase /> })}
         <Show when=move || data.can_write.get()>
@@ -375,7 +542,11 @@ fn Overview(data: CaseData) -> impl IntoView {
             </dd>
             <dt>"Your role"</dt>
             <dd id="case-my-role">
-                {move || data.my_role.get().map(|role| role.label()).unwrap_or("Not a member (read-only)")}
+                {move || match data.my_role.get() {
+                    _ if data.is_stakeholder() => "Stakeholder (read-only)",
+                    Some(role) => role.label(),
+                    None => "Not a member (read-only)",
+                }}
             </dd>
         </dl>
     }

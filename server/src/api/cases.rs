@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use rekey_types::{
-    case_reference, parse_zoned_time, Case, CaseRole, DetectionSource, NewCase, Phase, PhaseChange, Severity,
+    case_reference, check_plain_text, parse_zoned_time, Case, CaseUpdate, CaseRole, DetectionSource, NewCase, Phase, PhaseChange, Severity,
     UserRole,
 };
 use serde_json::json;
@@ -28,7 +28,7 @@ use crate::AppState;
 pub fn router() -> Routes {
     Routes::new()
         .route("/cases", get(list_cases).post(create_case))
-        .route("/cases/{number}", get(get_case))
+        .route("/cases/{number}", get(get_case).patch(update_case))
         .route("/cases/{number}/phase", post(change_phase))
 }
 
@@ -153,7 +153,7 @@ fn section_shared(path: &str, shared: &str) -> bool {
 
 const CASE_COLUMNS: &str = "c.id, c.number, c.title, c.summary, c.severity, c.detection_source, \
     c.external_ref, c.phase, c.compromise_time, c.created_at, c.updated_at, \
-    c.restricted, u.display_name AS created_by, \
+    c.restricted, c.version, u.display_name AS created_by, \
     (SELECT COUNT(*) FROM credentials k WHERE k.case_id = c.id) AS credential_count, \
     (SELECT COUNT(*) FROM findings f WHERE f.case_id = c.id) AS finding_count";
 
@@ -180,6 +180,7 @@ fn case_from_row(row: &AnyRow, my_role: Option<CaseRole>) -> Result<Case> {
         finding_count: row.try_get("finding_count")?,
         restricted: row.try_get::<i64, _>("restricted")? != 0,
         my_role,
+        version: row.try_get("version")?,
         shared_sections: None,
     })
 }
@@ -245,8 +246,28 @@ struct ValidCase {
     compromise_time: Option<i64>,
 }
 
+/// Checks a text field for control characters, naming the field in the error.
+pub fn plain_text(field: &str, value: &str, multiline: bool) -> Result<()> {
+    check_plain_text(value, multiline).map_err(|message| Error::invalid(field, format!("{field} {message}")))
+}
+
+/// Parses a compromise time; one in the future is rejected, since no call has been made yet.
+fn parse_compromise_time(value: &str) -> Result<i64> {
+    let time = parse_zoned_time(value).map_err(|message| Error::invalid("compromise_time", message))?;
+    // Five minutes of slack for a clock that runs ahead of the server's.
+    if time > chrono::Utc::now() + chrono::Duration::minutes(5) {
+        return Err(Error::invalid(
+            "compromise_time",
+            format!("'{value}' is in the future; give the time from which the credential was misused"),
+        ));
+    }
+    Ok(to_millis(time))
+}
+
 fn validate_new_case(input: &NewCase) -> Result<ValidCase> {
     let title = input.title.trim();
+    plain_text("title", title, false)?;
+    plain_text("summary", &input.summary, true)?;
     if title.is_empty() {
         return Err(Error::invalid("title", "title is missing; describe the incident in a few words"));
     }
@@ -264,12 +285,12 @@ fn validate_new_case(input: &NewCase) -> Result<ValidCase> {
     if external_ref.is_some_and(|value| value.chars().count() > 200) {
         return Err(Error::invalid("external_ref", "external_ref is longer than 200 characters"));
     }
+    if let Some(value) = external_ref {
+        plain_text("external_ref", value, false)?;
+    }
     let compromise_time = match input.compromise_time.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(value) => {
-            let time = parse_zoned_time(value).map_err(|message| Error::invalid("compromise_time", message))?;
-            Some(to_millis(time))
-        }
+        Some(value) => Some(parse_compromise_time(value)?),
     };
     Ok(ValidCase {
         title: title.to_string(),
@@ -455,4 +476,90 @@ mod tests {
             assert_eq!(section_shared(path, shared), expected, "{path} with [{shared}]");
         }
     }
+}
+
+/// Edits the fields of a case that describe it. The phase has its own route.
+async fn update_case(
+    State(state): State<AppState>,
+    user: User,
+    case: CaseRef,
+    Json(input): Json<CaseUpdate>,
+) -> Result<Json<Case>> {
+    let before = fetch_case(&state, case).await?;
+    let title = match input.title.as_deref().map(str::trim) {
+        Some("") => return Err(Error::invalid("title", "title is missing; describe the incident in a few words")),
+        Some(title) if title.chars().count() > 200 => {
+            return Err(Error::invalid("title", "title is longer than 200 characters; shorten it"))
+        }
+        Some(title) => {
+            plain_text("title", title, false)?;
+            title.to_string()
+        }
+        None => before.title.clone(),
+    };
+    let summary = match input.summary.as_deref() {
+        Some(summary) if summary.chars().count() > 20_000 => {
+            return Err(Error::invalid("summary", "summary is longer than 20,000 characters; shorten it"))
+        }
+        Some(summary) => {
+            plain_text("summary", summary, true)?;
+            summary.trim().to_string()
+        }
+        None => before.summary.clone(),
+    };
+    let external_ref = match input.external_ref.as_deref().map(str::trim) {
+        Some("") => None,
+        Some(value) if value.chars().count() > 200 => {
+            return Err(Error::invalid("external_ref", "external_ref is longer than 200 characters"))
+        }
+        Some(value) => {
+            plain_text("external_ref", value, false)?;
+            Some(value.to_string())
+        }
+        None => before.external_ref.clone(),
+    };
+    let compromise_time = match input.compromise_time.as_deref().map(str::trim) {
+        Some("") => None,
+        Some(value) => Some(parse_compromise_time(value)?),
+        None => before.compromise_time.map(to_millis),
+    };
+    let severity = input.severity.unwrap_or(before.severity);
+    let detection_source = input.detection_source.unwrap_or(before.detection_source);
+
+    let mut tx = state.db.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE cases SET title = $1, summary = $2, severity = $3, detection_source = $4, external_ref = $5, \
+         compromise_time = $6, version = version + 1, updated_at = $7 WHERE id = $8 AND version = $9",
+    )
+    .bind(&title)
+    .bind(&summary)
+    .bind(severity.as_str())
+    .bind(detection_source.as_str())
+    .bind(&external_ref)
+    .bind(compromise_time)
+    .bind(now_millis())
+    .bind(case.id)
+    .bind(input.version)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(Error::conflict(
+            "version",
+            format!(
+                "the case was changed since version {} was loaded (it is now version {}); reload it and apply your edit again",
+                input.version, before.version
+            ),
+        ));
+    }
+    let event = audit::Event::new("case_updated", "case").entity(case.number).case(case.id).details(json!({
+        "before": {"title": before.title, "severity": before.severity, "detection_source": before.detection_source,
+                   "external_ref": before.external_ref, "compromise_time": before.compromise_time},
+        "after": {"title": title, "severity": severity, "detection_source": detection_source,
+                  "external_ref": external_ref, "compromise_time": compromise_time.map(crate::db::from_millis)},
+        "summary_changed": summary != before.summary,
+    }));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
+    tx.commit().await?;
+    tracing::info!(case = case.number, user = user.id(), "case updated");
+    Ok(Json(fetch_case(&state, case).await?))
 }

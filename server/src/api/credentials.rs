@@ -79,6 +79,13 @@ struct ValidCredential {
 }
 
 fn validate_credential(input: &NewCredential) -> Result<ValidCredential> {
+    use crate::api::cases::plain_text;
+    for (field, value) in [("principal_name", &input.principal_name), ("principal_id", &input.principal_id)] {
+        if let Some(value) = value {
+            plain_text(field, value, false)?;
+        }
+    }
+    plain_text("notes", &input.notes, true)?;
     let access_key_id = optional_text("access_key_id", &input.access_key_id, 128)?;
     if let Some(key) = &access_key_id {
         validate_access_key_id(key).map_err(|message| Error::invalid("access_key_id", message))?;

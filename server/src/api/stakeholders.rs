@@ -54,6 +54,7 @@ async fn add_stakeholder(
     if name.is_empty() || name.chars().count() > 200 {
         return Err(Error::invalid("name", "name is missing or longer than 200 characters"));
     }
+    crate::api::cases::plain_text("name", name, false)?;
     let email = input.email.trim().to_lowercase();
     validate_email(&email).map_err(|message| Error::invalid("email", message))?;
 

@@ -73,7 +73,7 @@ fn expectation(method: &Method, path: &str) -> Rule {
         ("GET", "/cases") => Rule::SignedIn,
         ("POST", "/cases") => Rule::CaseCreators,
         ("GET", "/cases/{number}") => Rule::CaseRead { overview: true },
-        ("POST", "/cases/{number}/phase") => Rule::CaseWrite,
+        ("POST", "/cases/{number}/phase") | ("PATCH", "/cases/{number}") => Rule::CaseWrite,
         ("GET", "/cases/{number}/credentials" | "/cases/{number}/imports" | "/cases/{number}/findings") => {
             Rule::CaseRead { overview: false }
         }

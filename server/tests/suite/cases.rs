@@ -16,6 +16,8 @@ on_both_backends!(
     stakeholder_add_and_validate,
     phase_change_queues_notifications,
     unknown_case_is_not_found,
+    case_edit_sets_compromise_time,
+    case_text_rejects_control_characters,
 );
 
 async fn case_create_open_list(backend: Backend) {
@@ -223,4 +225,55 @@ async fn unknown_case_is_not_found(backend: Backend) {
     }
     let error = expect_status(app.get("/api/v1/no-such-route").await, StatusCode::NOT_FOUND).await;
     assert_eq!(error["error"]["code"], "not_found");
+}
+
+async fn case_edit_sets_compromise_time(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.login_admin().await;
+    let body = json!({"title": "time unknown at first", "severity": "P3", "detection_source": "other"});
+    let created = expect_status(app.post("/api/v1/cases", &body).await, StatusCode::CREATED).await;
+    assert_eq!(created["version"], 1);
+    assert_eq!(created["compromise_time"], serde_json::Value::Null);
+
+    let patch = |body: serde_json::Value| {
+        app.request(reqwest::Method::PATCH, "/api/v1/cases/1").json(&body).send()
+    };
+    let edited = patch(json!({"version": 1, "compromise_time": "2023-07-10T14:20:00+02:00", "severity": "P1"}))
+        .await
+        .unwrap();
+    let edited = expect_status(edited, StatusCode::OK).await;
+    assert_eq!(edited["compromise_time"], "2023-07-10T12:20:00Z");
+    assert_eq!(edited["severity"], "P1");
+    assert_eq!(edited["title"], "time unknown at first", "fields left out stay");
+    assert_eq!(edited["version"], 2);
+
+    let stale = patch(json!({"version": 1, "title": "overwritten"})).await.unwrap();
+    let stale = expect_status(stale, StatusCode::CONFLICT).await;
+    assert_eq!(stale["error"]["field"], "version");
+    let future = patch(json!({"version": 2, "compromise_time": "2999-01-01T00:00:00Z"})).await.unwrap();
+    let future = expect_status(future, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(future["error"]["message"].as_str().unwrap().contains("in the future"));
+    let missing_version = patch(json!({"title": "x"})).await.unwrap();
+    let missing_version = expect_status(missing_version, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(missing_version["error"]["field"], "version");
+
+    let case = app.get_json("/api/v1/cases/1").await;
+    assert_eq!(case["title"], "time unknown at first");
+    assert_eq!(case["version"], 2);
+}
+
+async fn case_text_rejects_control_characters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.login_admin().await;
+    let cases = [
+        ("title", json!({"title": "evil\u{202E}live", "severity": "P1", "detection_source": "other"})),
+        ("title", json!({"title": "two\nlines", "severity": "P1", "detection_source": "other"})),
+        ("external_ref", json!({"title": "t", "external_ref": "A\u{0}B", "severity": "P1", "detection_source": "other"})),
+    ];
+    for (field, body) in cases {
+        let error = expect_status(app.post("/api/v1/cases", &body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(error["error"]["field"], field, "{body}");
+    }
+    let multiline = json!({"title": "t", "summary": "line one\nline two", "severity": "P1", "detection_source": "other"});
+    expect_status(app.post("/api/v1/cases", &multiline).await, StatusCode::CREATED).await;
 }
