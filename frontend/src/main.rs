@@ -7,6 +7,7 @@ mod case_list;
 mod forms;
 mod login;
 mod new_case;
+mod playbooks;
 mod time;
 mod widgets;
 
@@ -82,6 +83,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/") view=case_list::CaseListPage />
                     <Route path=path!("/cases/new") view=new_case::NewCasePage />
                     <Route path=path!("/cases/:number") view=case::CasePage />
+                    <Route path=path!("/playbooks") view=playbooks::PlaybooksPage />
                 </Routes>
             </main>
         </Router>
@@ -156,6 +158,7 @@ fn Header() -> impl IntoView {
         <header class="site-header">
             <div class="header-bar">
                 <a class="product-name" href="/">"Rekey"</a>
+                <a id="playbooks-link" class="header-link" href="/playbooks">"Playbooks"</a>
                 {move || {
                     session
                         .user

@@ -10,6 +10,8 @@ mod recovery;
 mod stakeholders;
 mod timeline;
 
+pub(crate) use recovery::error_view;
+
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use rekey_types::{

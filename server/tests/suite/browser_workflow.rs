@@ -101,11 +101,35 @@ async fn current_phase(client: &Client) -> String {
     text_of(client, "case-phase").await
 }
 
+/// Reads the built-in playbook and adds one through the playbooks page.
+async fn playbooks_page(client: &Client) -> Result<(), CmdError> {
+    click(client, "playbooks-link").await?;
+    wait_for_text(client, "Credential leakage (default)").await;
+    wait_for_text(client, "18 step(s)").await;
+    let new = ".playbook-editor:not([data-playbook])";
+    fill_css(
+        client,
+        &format!("{new} .playbook-name-input"),
+        "Phished password",
+    )
+    .await;
+    let steps = "identification | Find the phished account\ncontainment | Reset the password";
+    fill_css(client, &format!("{new} .playbook-steps"), steps).await;
+    click_css(client, &format!("{new} .playbook-save")).await;
+    wait_for("the new playbook listed", STEP_TIMEOUT, || async {
+        (count_css(client, ".playbook-editor[data-playbook]").await == 2).then_some(())
+    })
+    .await;
+    click_css(client, ".product-name").await;
+    Ok(())
+}
+
 async fn identification(client: &Client, app: &TestApp) -> Result<(), CmdError> {
     client.goto(&format!("{}/login", app.base)).await?;
     fill(client, "login-username", "admin").await?;
     fill(client, "login-password", ADMIN_PASSWORD).await?;
     click(client, "login-submit").await?;
+    playbooks_page(client).await?;
 
     click(client, "new-case").await?;
     fill(
