@@ -19,7 +19,8 @@ use rekey_types::{
 use rekey_types::{
     AffectedResource, ContainmentAction, CredentialContainment, CredentialStatusUpdate,
     ImpactInput, ImpactRecord, NewContainmentAction, NewRecoveryAction, RecoveryAction,
-    NewTimelineEntry, Preferences, RecoveryActionUpdate, ResourceInput, TimelineEntry,
+    NewTimelineEntry, PlaybookInput, PlaybookTemplate, Preferences, RecoveryActionUpdate,
+    ResourceInput, TimelineEntry,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -468,4 +469,16 @@ pub async fn preferences() -> ApiResult<Preferences> {
 
 pub async fn save_preferences(body: &Preferences) -> ApiResult<Preferences> {
     put_json("/api/v1/preferences", body).await
+}
+
+pub async fn playbooks() -> ApiResult<Vec<PlaybookTemplate>> {
+    get("/api/v1/playbooks").await
+}
+
+pub async fn create_playbook(body: &PlaybookInput) -> ApiResult<PlaybookTemplate> {
+    post_json("/api/v1/playbooks", body).await
+}
+
+pub async fn replace_playbook(id: i64, body: &PlaybookInput) -> ApiResult<PlaybookTemplate> {
+    put_json(&format!("/api/v1/playbooks/{id}"), body).await
 }

@@ -10,6 +10,7 @@ mod forms;
 mod invitation;
 mod login;
 mod new_case;
+mod playbooks;
 mod time;
 mod widgets;
 
@@ -102,6 +103,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/account") view=account::AccountPage />
                     <Route path=path!("/admin/users") view=admin_users::UsersPage />
                     <Route path=path!("/invitations/:token") view=invitation::InvitationPage />
+                    <Route path=path!("/playbooks") view=playbooks::PlaybooksPage />
                 </Routes>
             </main>
         </Router>
@@ -176,6 +178,7 @@ fn Header() -> impl IntoView {
         <header class="site-header">
             <div class="header-bar">
                 <a class="product-name" href="/">"Rekey"</a>
+                <a id="playbooks-link" class="header-link" href="/playbooks">"Playbooks"</a>
                 {move || {
                     session
                         .user

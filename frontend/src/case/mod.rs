@@ -18,6 +18,7 @@ mod stakeholders;
 mod timeline;
 
 use std::future::Future;
+pub(crate) use recovery::error_view;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;

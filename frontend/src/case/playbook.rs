@@ -2,7 +2,7 @@
 //! finish, skip (with a reason) or reopen it.
 
 use leptos::prelude::*;
-use rekey_types::{Phase, Task, TaskStatus, TaskUpdate};
+use rekey_types::{parse_zoned_time, Phase, Task, TaskStatus, TaskUpdate};
 
 use super::{show_loaded, CaseData};
 use crate::api::{self, ApiError, ApiResult};
@@ -95,6 +95,13 @@ fn TaskItem(number: i64, task: Task, resource: TaskList) -> impl IntoView {
     let pending = RwSignal::new(false);
     let skipping = RwSignal::new(false);
     let reason = RwSignal::new(String::new());
+    let planning = RwSignal::new(false);
+    let assignee = RwSignal::new(task.assignee.clone().unwrap_or_default());
+    let due_at = RwSignal::new(
+        task.due_at
+            .map(|time| time.to_rfc3339())
+            .unwrap_or_default(),
+    );
     let (id, version, status) = (task.id, task.version, task.status);
 
     let send = move |update: TaskUpdate| {
@@ -147,6 +154,21 @@ fn TaskItem(number: i64, task: Task, resource: TaskList) -> impl IntoView {
             ..TaskUpdate::default()
         })
     };
+    let save_plan = move |_| {
+        let due = due_at.get_untracked().trim().to_string();
+        if !due.is_empty() {
+            if let Err(message) = parse_zoned_time(&due) {
+                error.set(Some(ApiError::invalid("due_at", message)));
+                return;
+            }
+        }
+        send(TaskUpdate {
+            version,
+            assignee: Some(assignee.get_untracked().trim().to_string()),
+            due_at: Some(due),
+            ..TaskUpdate::default()
+        })
+    };
     let stale =
         move || error.with(|e| e.as_ref().is_some_and(|e| e.detail.code == "stale_version"));
     let busy = move || pending.get().then_some("true");
@@ -180,7 +202,23 @@ fn TaskItem(number: i64, task: Task, resource: TaskList) -> impl IntoView {
             <div class="task-actions">
                 {buttons}
                 <button type="button" class="secondary task-assign-me" aria-disabled=busy on:click=assign_to_me>"Assign to me"</button>
+                <button type="button" class="secondary task-plan" on:click=move |_| planning.update(|open| *open = !*open)>"Assignee and due…"</button>
             </div>
+            <Show when=move || planning.get()>
+                <div class="task-plan-form">
+                    <label>
+                        "Assignee (username, empty for none) "
+                        <input type="text" class="task-assignee-input" bind:value=assignee />
+                    </label>
+                    " "
+                    <label>
+                        "Due, with its zone (empty for none) "
+                        <input type="text" class="task-due-input" placeholder="2023-07-10T18:00:00+02:00" bind:value=due_at />
+                    </label>
+                    " "
+                    <button type="button" class="task-plan-save" aria-disabled=busy on:click=save_plan>"Save"</button>
+                </div>
+            </Show>
             <Show when=move || skipping.get()>
                 <div class="task-skip-form">
                     <label>

@@ -13,7 +13,7 @@ use crate::forms::optional_text;
 use crate::time::LocalTime;
 
 /// Shows an API error, and for a stale version a button that reloads the section's data.
-pub(super) fn error_view(
+pub(crate) fn error_view(
     error: RwSignal<Option<ApiError>>,
     reload: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {

@@ -254,6 +254,10 @@ async fn actions_of(state: &AppState, credential_id: i64) -> Result<Vec<Containm
 }
 
 /// Checks the verification window after the last containment action that did not fail.
+///
+/// NOTE: Rekey stores only the trail events of the case's credentials, not the time span each
+/// import covered. `Passed` therefore means that no imported event used the credential after
+/// containment. It does not prove that the imported trail reaches the end of the window.
 async fn verification_of(
     state: &AppState,
     credential_id: i64,

@@ -9,9 +9,11 @@ use fantoccini::elements::Element;
 use fantoccini::error::CmdError;
 use fantoccini::{Client, Locator};
 use futures_util::FutureExt;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 use crate::browser::{click, connect, fill, start_driver, text_of};
-use crate::helpers::{spawn_app, wait_for, Backend, TestApp, ADMIN_PASSWORD};
+use crate::helpers::{expect_status, spawn_app, wait_for, Backend, TestApp, ADMIN_PASSWORD};
 use crate::trail_fixtures::{records_file, standard_events, COMPROMISE_TIME, LEAKED_KEY};
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -99,11 +101,35 @@ async fn current_phase(client: &Client) -> String {
     text_of(client, "case-phase").await
 }
 
+/// Reads the built-in playbook and adds one through the playbooks page.
+async fn playbooks_page(client: &Client) -> Result<(), CmdError> {
+    click(client, "playbooks-link").await?;
+    wait_for_text(client, "Credential leakage (default)").await;
+    wait_for_text(client, "18 step(s)").await;
+    let new = ".playbook-editor:not([data-playbook])";
+    fill_css(
+        client,
+        &format!("{new} .playbook-name-input"),
+        "Phished password",
+    )
+    .await;
+    let steps = "identification | Find the phished account\ncontainment | Reset the password";
+    fill_css(client, &format!("{new} .playbook-steps"), steps).await;
+    click_css(client, &format!("{new} .playbook-save")).await;
+    wait_for("the new playbook listed", STEP_TIMEOUT, || async {
+        (count_css(client, ".playbook-editor[data-playbook]").await == 2).then_some(())
+    })
+    .await;
+    click_css(client, ".product-name").await;
+    Ok(())
+}
+
 async fn identification(client: &Client, app: &TestApp) -> Result<(), CmdError> {
     client.goto(&format!("{}/login", app.base)).await?;
     fill(client, "login-username", "admin").await?;
     fill(client, "login-password", ADMIN_PASSWORD).await?;
     click(client, "login-submit").await?;
+    playbooks_page(client).await?;
 
     click(client, "new-case").await?;
     fill(
@@ -274,7 +300,75 @@ async fn finish_tasks_except_last(client: &Client, phase: &str) {
     }
 }
 
-async fn eradication_and_recovery(client: &Client) -> Result<(), CmdError> {
+/// Changes a post-incident task through the API behind the browser's back, then saves the
+/// browser's stale copy: the 409 message shows, and its reload button fetches the new version.
+async fn stale_task_offers_reload(client: &Client, app: &TestApp) {
+    app.login_admin().await;
+    let tasks = app.get_json("/api/v1/cases/1/tasks").await;
+    let task = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|task| task["phase"] == "post_incident")
+        .unwrap()
+        .clone();
+    let path = format!("/api/v1/cases/1/tasks/{}", task["id"]);
+    let body = json!({"version": task["version"], "assignee": "admin"});
+    let response = app
+        .request(Method::PATCH, &path)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    expect_status(response, StatusCode::OK).await;
+
+    let item = format!("li.task[data-task='{}']", task["id"]);
+    click_css(client, &format!("{item} .task-done")).await;
+    let message = wait_for("the stale-version message", STEP_TIMEOUT, || async {
+        let error = client
+            .find(Locator::Css(&format!("{item} .task-error")))
+            .await
+            .ok()?;
+        let text = error.text().await.ok()?;
+        text.contains("changed by someone else").then_some(text)
+    })
+    .await;
+    assert!(message.contains("reload"), "{message}");
+    click_css(client, &format!("{item} .task-reload")).await;
+    wait_for("the reloaded task", STEP_TIMEOUT, || async {
+        let assignee = client
+            .find(Locator::Css(&format!("{item} .task-assignee")))
+            .await
+            .ok()?;
+        let text = assignee.text().await.ok()?;
+        text.contains("Administrator").then_some(())
+    })
+    .await;
+}
+
+/// Sets the due time of the last task through its form.
+async fn plan_last_task(client: &Client) {
+    let item = ".task-phase[data-phase='post_incident'] li.task:last-child";
+    click_css(client, &format!("{item} .task-plan")).await;
+    fill_css(
+        client,
+        &format!("{item} .task-due-input"),
+        "2024-03-08T09:00:00+01:00",
+    )
+    .await;
+    click_css(client, &format!("{item} .task-plan-save")).await;
+    wait_for("the due time", STEP_TIMEOUT, || async {
+        let due = client
+            .find(Locator::Css(&format!("{item} .task-due time")))
+            .await
+            .ok()?;
+        let datetime = due.attr("datetime").await.ok()??;
+        (datetime == "2024-03-08T08:00:00+00:00").then_some(())
+    })
+    .await;
+}
+
+async fn eradication_and_recovery(client: &Client, app: &TestApp) -> Result<(), CmdError> {
     let resource = ".affected-resource[data-resource-id='backdoor']";
     fill_css(client, &format!("{resource} .owner-name"), "Identity team").await;
     fill_css(
@@ -311,6 +405,8 @@ async fn eradication_and_recovery(client: &Client) -> Result<(), CmdError> {
     finish_tasks(client, "recovery").await;
     advance_phase(client, "Post-incident").await;
 
+    stale_task_offers_reload(client, app).await;
+    plan_last_task(client).await;
     finish_tasks(client, "post_incident").await;
     advance_phase(client, "Closed").await;
     Ok(())
@@ -377,7 +473,7 @@ async fn walk_case(
 ) -> Result<(), CmdError> {
     identification(client, app).await?;
     containment(client, trail).await?;
-    eradication_and_recovery(client).await?;
+    eradication_and_recovery(client, app).await?;
     click(client, "timeline-refresh").await?;
     check_timeline(client).await
 }
