@@ -1,7 +1,9 @@
-//! Reading and classification of AWS CloudTrail audit logs for Rekey cases.
+//! Reading and classification of AWS CloudTrail and Huawei Cloud Trace Service (CTS) audit logs
+//! for Rekey cases.
 //!
-//! [`read_events`] streams the events of one log file, plain or gzip-compressed, in the
-//! `{"Records":[...]}` form that CloudTrail delivers to S3 or with one event per line.
+//! [`read_events`] streams the events of one log file, plain or gzip-compressed: the
+//! `{"Records":[...]}` form that CloudTrail delivers to S3, `aws cloudtrail lookup-events`
+//! output, CTS traces, JSON arrays of events, or one event per line. See [`Form`].
 //! [`CredentialMatcher`] selects the events that a case's leaked credentials made after the
 //! compromise time, and [`classify`] maps an event name to the [`Rule`] that makes it an
 //! eradication finding.
@@ -35,6 +37,7 @@
 //! assert_eq!(findings, [(7, "access-key-creation", Some("backdoor".to_owned()))]);
 //! ```
 
+mod cts;
 mod event;
 mod matcher;
 mod read;
