@@ -57,12 +57,22 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Checks whether one of the rule's patterns matches `event_name`, case-sensitively.
+    /// Checks whether one of the rule's patterns matches `event_name`, case-sensitively except
+    /// for a lowercase first letter, which is compared as uppercase. CTS trace names such as
+    /// `createServer` thereby match the same patterns as CloudTrail's `CreateServer`.
     ///
     /// A pattern that starts with `*`, such as `*Image*`, does not match names with a read-only
     /// prefix (Describe, Get, List, Head, Lookup, Search, BatchGet, Check, Simulate),
     /// so that it flags `CreateImage` but not `DescribeImages`.
     pub fn matches(&self, event_name: &str) -> bool {
+        let capitalized;
+        let event_name = match event_name.as_bytes().first() {
+            Some(first) if first.is_ascii_lowercase() => {
+                capitalized = format!("{}{}", first.to_ascii_uppercase() as char, &event_name[1..]);
+                capitalized.as_str()
+            }
+            _ => event_name,
+        };
         let read_only = is_read_only(event_name);
         self.patterns.iter().any(|pattern| {
             !(read_only && pattern.starts_with('*')) && wildcard_match(pattern, event_name)
@@ -627,6 +637,19 @@ mod tests {
         for &(event_name, expected) in cases {
             let actual = classify(event_name).map(|rule| (rule.name, rule.category));
             assert_eq!(actual, expected, "{event_name}");
+        }
+    }
+
+    #[test]
+    fn cts_camel_case_names_classified() {
+        let cases = [
+            ("createServer", Some("resource-creation")),
+            ("deleteVolume", Some("resource-deletion")),
+            ("listServers", None),
+            ("login", None),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(classify(name).map(|rule| rule.name), expected, "{name}");
         }
     }
 
