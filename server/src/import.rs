@@ -1,14 +1,16 @@
-//! Trail import: reads CloudTrail files, keeps the events of a case's credentials at or after
+//! Trail import: reads CloudTrail and CTS files (plain, gzip or zip), keeps the events of a case's credentials at or after
 //! its compromise time, and turns the sensitive ones into eradication findings.
 //!
 //! Files are parsed on a blocking thread and matching events flow through a bounded channel
 //! into one database transaction, so memory stays flat however large the files are. A file
 //! that cannot be read rolls the whole import back; the failure itself is recorded.
 
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
-use rekey_trail::{classify, read_events, CaseCredential, CredentialMatcher, Event, ReadFailure};
+use rekey_trail::{
+    classify, is_zip, read_events, read_zip, CaseCredential, CredentialMatcher, Event, ReadFailure,
+};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use tokio::sync::mpsc;
@@ -164,9 +166,17 @@ pub async fn import_files(
 }
 
 /// Reads every file, sending matching events; returns the number of events read or a
-/// message naming the file and position that could not be read.
+/// message naming the file and position that could not be read. A zip archive is read entry by
+/// entry, and its file record is the archive itself.
 fn read_all(files: Vec<TrailFile>, matcher: &CredentialMatcher, sender: &mpsc::Sender<Message>) -> Result<i64, String> {
-    let mut events_read = 0i64;
+    let events_read = std::cell::Cell::new(0i64);
+    let mut on_event = |event: Event| {
+        events_read.set(events_read.get() + 1);
+        match matcher.credential_for(&event) {
+            Some(credential_id) => sender.blocking_send(Message::Matched { credential_id, event }),
+            None => Ok(()),
+        }
+    };
     for file in files {
         let opened = std::fs::File::open(&file.path).map_err(|e| format!("{}: cannot open: {e}", file.name))?;
         let mut input = HashingReader {
@@ -174,18 +184,20 @@ fn read_all(files: Vec<TrailFile>, matcher: &CredentialMatcher, sender: &mpsc::S
             hasher: Sha256::new(),
             size: 0,
         };
-        let summary = read_events(&file.name, &mut input, |event| {
-            events_read += 1;
-            match matcher.credential_for(&event) {
-                Some(credential_id) => sender.blocking_send(Message::Matched { credential_id, event }),
-                None => Ok(()),
-            }
-        });
+        let head = input.inner.fill_buf().map_err(|e| format!("{}: {e}", file.name))?;
+        let summary = if is_zip(head) {
+            // The archive is hashed in a pass of its own, because entries are read by seeking.
+            std::io::copy(&mut input, &mut std::io::sink()).map_err(|e| format!("{}: {e}", file.name))?;
+            let archive = std::fs::File::open(&file.path).map_err(|e| format!("{}: cannot open: {e}", file.name))?;
+            read_zip(&file.name, BufReader::new(archive), &mut on_event).map(drop)
+        } else {
+            read_events(&file.name, &mut input, &mut on_event).map(drop)
+        };
         match summary {
-            Ok(_) => {}
+            Ok(()) => {}
             Err(ReadFailure::Read(error)) => return Err(error.to_string()),
             // The receiver is gone only when storing failed; that error is reported instead.
-            Err(ReadFailure::Callback(_)) => return Ok(events_read),
+            Err(ReadFailure::Callback(_)) => return Ok(events_read.get()),
         }
         // Hash the bytes after the last event too, such as trailing whitespace.
         std::io::copy(&mut input, &mut std::io::sink()).map_err(|e| format!("{}: {e}", file.name))?;
@@ -195,10 +207,10 @@ fn read_all(files: Vec<TrailFile>, matcher: &CredentialMatcher, sender: &mpsc::S
             sha256: hex::encode(input.hasher.finalize()),
         };
         if sender.blocking_send(Message::FileDone(record)).is_err() {
-            return Ok(events_read);
+            return Ok(events_read.get());
         }
     }
-    Ok(events_read)
+    Ok(events_read.get())
 }
 
 /// Inserts the import row, then every matched event and finding, as they arrive.

@@ -51,7 +51,8 @@ enum Command {
         /// Username recorded as the importer.
         #[arg(long, default_value = "admin")]
         user: String,
-        /// CloudTrail files: {"Records": [...]} or one event per line, optionally gzipped.
+        /// Trail files or directories (searched recursively): CloudTrail or CTS exports in any
+        /// form, plain, gzip or zip.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -195,8 +196,17 @@ async fn import_trail(settings: Settings, case: &str, username: &str, paths: Vec
     };
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
+        if path.is_dir() {
+            for file in rekey_trail::trail_files_in(&path)? {
+                files.push(TrailFile {
+                    name: file.display().to_string(),
+                    path: file,
+                });
+            }
+            continue;
+        }
         if !path.is_file() {
-            anyhow::bail!("{} is not a readable file", path.display());
+            anyhow::bail!("{} is not a readable file or directory", path.display());
         }
         files.push(TrailFile {
             name: path.display().to_string(),

@@ -37,6 +37,7 @@
 //! assert_eq!(findings, [(7, "access-key-creation", Some("backdoor".to_owned()))]);
 //! ```
 
+mod archive;
 mod cts;
 mod event;
 mod matcher;
@@ -44,6 +45,7 @@ mod read;
 mod resource;
 mod rules;
 
+pub use archive::{is_skipped, is_zip, read_zip, trail_files_in};
 pub use event::Event;
 pub use matcher::{CaseCredential, CredentialMatcher};
 pub use read::{read_events, FileSummary, Form, ReadError, ReadFailure};

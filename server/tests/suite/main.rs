@@ -9,3 +9,4 @@ mod cases;
 mod imports;
 mod mail;
 mod trail_fixtures;
+mod trail_forms;
