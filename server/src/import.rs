@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
 use rekey_trail::{
-    classify, is_zip, read_events, read_zip, CaseCredential, CredentialMatcher, Event, ReadFailure,
+    classify_event, is_zip, read_events, read_zip, CaseCredential, CredentialMatcher, Event, ReadFailure,
 };
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -246,7 +246,7 @@ async fn store_events(
                     continue;
                 };
                 outcome.events_new += 1;
-                if let Some(rule) = classify(&event.event_name) {
+                if let Some(rule) = classify_event(&event) {
                     insert_finding(tx, case, event_row, rule.name, rule.category.as_str()).await?;
                     outcome.findings_new += 1;
                     if !calls.contains(&event.event_name) {

@@ -49,4 +49,4 @@ pub use archive::{is_skipped, is_zip, read_zip, trail_files_in};
 pub use event::Event;
 pub use matcher::{CaseCredential, CredentialMatcher};
 pub use read::{read_events, FileSummary, Form, ReadError, ReadFailure};
-pub use rules::{classify, FindingCategory, Rule, RULES};
+pub use rules::{classify, classify_event, FindingCategory, Rule, FAILED_CALL_RULE, RULES};

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::event::Event;
+
 /// Kind of change or access that a finding reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FindingCategory {
@@ -12,10 +14,12 @@ pub enum FindingCategory {
     ResourceDeletion,
     ResourceModification,
     DefenceEvasion,
+    /// Probing of permissions and resources, such as calls rejected with `AccessDenied`.
+    Reconnaissance,
 }
 
 impl FindingCategory {
-    pub const ALL: [FindingCategory; 7] = [
+    pub const ALL: [FindingCategory; 8] = [
         FindingCategory::DataAccess,
         FindingCategory::ResourceCreation,
         FindingCategory::PermissionChange,
@@ -23,6 +27,7 @@ impl FindingCategory {
         FindingCategory::ResourceDeletion,
         FindingCategory::ResourceModification,
         FindingCategory::DefenceEvasion,
+        FindingCategory::Reconnaissance,
     ];
 
     /// Returns the snake_case name, e.g. `credential_creation`.
@@ -35,6 +40,7 @@ impl FindingCategory {
             FindingCategory::ResourceDeletion => "resource_deletion",
             FindingCategory::ResourceModification => "resource_modification",
             FindingCategory::DefenceEvasion => "defence_evasion",
+            FindingCategory::Reconnaissance => "reconnaissance",
         }
     }
 }
@@ -399,10 +405,25 @@ pub static RULES: &[Rule] = &[
     },
 ];
 
+/// Rule for a failed call that no rule in [`RULES`] covers. A caller that tries read-only calls
+/// it may not make, such as `ListUsers` rejected with `AccessDenied`, is probing its permissions.
+pub static FAILED_CALL_RULE: Rule = Rule {
+    name: "failed-call",
+    category: FindingCategory::Reconnaissance,
+    patterns: &["*"],
+};
+
 /// Returns the first rule in [`RULES`] that matches the event name, or `None` for calls that
 /// no rule covers, such as the read-only `DescribeInstances` or `ListBuckets`.
 pub fn classify(event_name: &str) -> Option<&'static Rule> {
     RULES.iter().find(|rule| rule.matches(event_name))
+}
+
+/// Returns the rule that makes `event` a finding: the one [`classify`] returns for its name, else
+/// [`FAILED_CALL_RULE`] when the call failed. A failed call is an attempt, and it is a finding
+/// whichever rule applies, because it shows what the attacker tried.
+pub fn classify_event(event: &Event) -> Option<&'static Rule> {
+    classify(&event.event_name).or_else(|| event.error_code.as_ref().map(|_| &FAILED_CALL_RULE))
 }
 
 /// Matches `text` against a pattern where `*` stands for any run of characters.
@@ -640,6 +661,42 @@ mod tests {
         }
     }
 
+    fn event_named(name: &str, error_code: Option<&str>) -> Event {
+        Event {
+            event_id: "e".to_owned(),
+            event_time: chrono::DateTime::UNIX_EPOCH,
+            event_name: name.to_owned(),
+            event_source: "iam.amazonaws.com".to_owned(),
+            region: None,
+            source_ip: None,
+            user_agent: None,
+            access_key_id: None,
+            principal_name: None,
+            principal_arn: None,
+            account_id: None,
+            error_code: error_code.map(str::to_owned),
+            resource: None,
+            raw: String::new(),
+        }
+    }
+
+    #[test]
+    fn failed_calls_classified() {
+        let cases = [
+            ("ListUsers", None, None),
+            ("ListUsers", Some("AccessDenied"), Some("failed-call")),
+            ("CreateUser", None, Some("user-creation")),
+            ("CreateUser", Some("AccessDenied"), Some("user-creation")),
+        ];
+        for (name, error_code, expected) in cases {
+            let event = event_named(name, error_code);
+            let rule = classify_event(&event).map(|rule| rule.name);
+            assert_eq!(rule, expected, "{name} {error_code:?}");
+        }
+        let rule = classify_event(&event_named("GetCallerIdentity", Some("AccessDenied")));
+        assert_eq!(rule.unwrap().category, FindingCategory::Reconnaissance);
+    }
+
     #[test]
     fn cts_camel_case_names_classified() {
         let cases = [
@@ -708,7 +765,8 @@ mod tests {
                 "credential_creation",
                 "resource_deletion",
                 "resource_modification",
-                "defence_evasion"
+                "defence_evasion",
+                "reconnaissance"
             ]
         );
     }

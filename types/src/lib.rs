@@ -177,6 +177,10 @@ pub struct Finding {
     pub resource: Option<String>,
     /// Error code of a failed call; `None` when the call succeeded.
     pub error_code: Option<String>,
+    /// Whether the call failed, so the finding records an attempt rather than a change.
+    /// It is true exactly when `error_code` is set.
+    #[serde(default)]
+    pub attempt: bool,
     /// Name of the rule that flagged the call.
     pub rule: String,
     pub category: FindingCategory,

@@ -188,6 +188,7 @@ async fn list_findings(
         .iter()
         .map(|row| {
             let category: String = row.try_get("category")?;
+            let error_code: Option<String> = row.try_get("error_code")?;
             Ok(Finding {
                 id: row.try_get("id")?,
                 event_id: row.try_get("event_id")?,
@@ -200,7 +201,8 @@ async fn list_findings(
                 access_key_id: row.try_get("access_key_id")?,
                 principal: row.try_get("principal")?,
                 resource: row.try_get("resource")?,
-                error_code: row.try_get("error_code")?,
+                attempt: error_code.is_some(),
+                error_code,
                 rule: row.try_get("rule")?,
                 category: FindingCategory::parse(&category)
                     .ok_or_else(|| stored_value_error("category", &category))?,

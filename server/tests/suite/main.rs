@@ -9,4 +9,5 @@ mod cases;
 mod imports;
 mod mail;
 mod trail_fixtures;
+mod trail_attempts;
 mod trail_forms;
