@@ -51,6 +51,21 @@ pub struct Event {
     pub raw: String,
 }
 
+impl Event {
+    /// Parses one event from its JSON text, such as an [`Event::raw`] stored earlier: a CloudTrail
+    /// record, a `lookup-events` entry or a CTS trace.
+    ///
+    /// # Errors
+    /// A message naming the invalid or missing field, without a file position.
+    pub fn from_json(raw: String) -> Result<Event, String> {
+        parse_event(raw).map_err(|error| match error {
+            EventError::Syntax(error) => format!("invalid JSON: {error}"),
+            EventError::NotObject(found) => format!("the event is {found}, expected a JSON object"),
+            EventError::Field(message) => message,
+        })
+    }
+}
+
 /// Reason why a JSON text is not a usable CloudTrail event.
 #[derive(Debug)]
 pub(crate) enum EventError {

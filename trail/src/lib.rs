@@ -39,6 +39,7 @@
 
 mod archive;
 mod cts;
+mod derive;
 mod event;
 mod matcher;
 mod read;
@@ -46,6 +47,7 @@ mod resource;
 mod rules;
 
 pub use archive::{is_skipped, is_zip, read_zip, trail_files_in};
+pub use derive::{derived_credentials, DerivedCredential, DerivedKind, DerivedPrincipal};
 pub use event::Event;
 pub use matcher::{CaseCredential, CredentialMatcher};
 pub use read::{read_events, FileSummary, Form, ReadError, ReadFailure};
