@@ -20,6 +20,7 @@ use crate::db::{from_millis, now_millis, to_millis, Db, Tx};
 use crate::error::{Error, Result};
 use crate::mail::{self, CaseEvent};
 use crate::config::Settings;
+use crate::derived::{forget_unmatched, keep_unmatched, propose_derived};
 
 /// A file to import: the name shown to people and where its bytes are.
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct ImportOutcome {
     pub events_matched: i64,
     pub events_new: i64,
     pub findings_new: i64,
+    /// Credentials that matched calls created, proposed on the case.
+    pub credentials_proposed: i64,
 }
 
 /// User running the import, recorded with it and named in the notification.
@@ -52,6 +55,8 @@ struct FileRecord {
 
 enum Message {
     Matched { credential_id: i64, event: Event },
+    /// An event at or after the compromise time that no credential matched.
+    Unmatched(Event),
     FileDone(FileRecord),
 }
 
@@ -85,7 +90,8 @@ async fn load_matcher(db: &Db, case: CaseRef) -> Result<CredentialMatcher> {
              at or after it are kept",
         ));
     };
-    let rows = sqlx::query("SELECT id, access_key_id, principal_name FROM credentials WHERE case_id = $1")
+    // A proposed credential matches nothing until someone confirms it.
+    let rows = sqlx::query("SELECT id, access_key_id, principal_name FROM credentials WHERE case_id = $1 AND proposed = 0")
         .bind(case.id)
         .fetch_all(&db.pool)
         .await?;
@@ -160,6 +166,7 @@ pub async fn import_files(
         events_read = outcome.events_read,
         events_new = outcome.events_new,
         findings_new = outcome.findings_new,
+        credentials_proposed = outcome.credentials_proposed,
         "trail import completed"
     );
     Ok(outcome)
@@ -174,6 +181,7 @@ fn read_all(files: Vec<TrailFile>, matcher: &CredentialMatcher, sender: &mpsc::S
         events_read.set(events_read.get() + 1);
         match matcher.credential_for(&event) {
             Some(credential_id) => sender.blocking_send(Message::Matched { credential_id, event }),
+            None if event.event_time >= matcher.since() => sender.blocking_send(Message::Unmatched(event)),
             None => Ok(()),
         }
     };
@@ -240,12 +248,16 @@ async fn store_events(
     while let Some(message) = receiver.recv().await {
         match message {
             Message::FileDone(record) => files.push(record),
+            Message::Unmatched(event) => keep_unmatched(tx, case, import_id, &event).await?,
             Message::Matched { credential_id, event } => {
                 outcome.events_matched += 1;
+                forget_unmatched(tx, case, &event.event_id).await?;
                 let Some(event_row) = insert_event(tx, case, import_id, credential_id, &event).await? else {
                     continue;
                 };
                 outcome.events_new += 1;
+                outcome.credentials_proposed +=
+                    propose_derived(tx, case, importer.user_id, credential_id, &event).await?;
                 if let Some(rule) = classify_event(&event) {
                     insert_finding(tx, case, event_row, rule.name, rule.category.as_str()).await?;
                     outcome.findings_new += 1;
@@ -260,7 +272,7 @@ async fn store_events(
 }
 
 /// Stores one event; `None` when an earlier import already stored its event id.
-async fn insert_event(tx: &mut Tx, case: CaseRef, import_id: i64, credential_id: i64, event: &Event) -> Result<Option<i64>> {
+pub(crate) async fn insert_event(tx: &mut Tx, case: CaseRef, import_id: i64, credential_id: i64, event: &Event) -> Result<Option<i64>> {
     let row = sqlx::query(
         "INSERT INTO trail_events (case_id, import_id, credential_id, event_id, event_time, event_name, \
          event_source, region, source_ip, user_agent, access_key_id, principal, error_code, resource, raw) \
@@ -290,7 +302,7 @@ async fn insert_event(tx: &mut Tx, case: CaseRef, import_id: i64, credential_id:
     })
 }
 
-async fn insert_finding(tx: &mut Tx, case: CaseRef, event_row: i64, rule: &str, category: &str) -> Result<()> {
+pub(crate) async fn insert_finding(tx: &mut Tx, case: CaseRef, event_row: i64, rule: &str, category: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO findings (case_id, trail_event_id, rule, category, created_at) VALUES ($1, $2, $3, $4, $5)",
     )

@@ -8,9 +8,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 mod enums;
+mod trail;
 mod validate;
 
 pub use enums::*;
+pub use trail::*;
 pub use validate::*;
 
 /// Error body of every failed API request.
@@ -130,6 +132,13 @@ pub struct Credential {
     pub notes: String,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+    /// Credential whose call created this one, for a credential found in the trail.
+    #[serde(default)]
+    pub derived_from: Option<i64>,
+    /// Whether Rekey proposed this credential from the trail and nobody has confirmed it yet.
+    /// A proposed credential matches no trail event until it is confirmed.
+    #[serde(default)]
+    pub proposed: bool,
 }
 
 /// One trail import: the files of one upload or CLI run.

@@ -2,6 +2,7 @@
 //! notifications.
 
 mod credentials;
+mod derived;
 mod findings;
 mod imports;
 mod stakeholders;
@@ -128,6 +129,7 @@ fn CaseView(number: i64) -> impl IntoView {
                 <a href="#notifications-section" rel="external">"Notifications"</a>
             </nav>
             <credentials::CredentialsSection data=data />
+            <derived::ProposedCredentialsSection data=data />
             <imports::ImportsSection data=data />
             <findings::FindingsSection data=data />
             <stakeholders::StakeholdersSection data=data />

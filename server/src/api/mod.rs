@@ -7,6 +7,7 @@ use crate::AppState;
 
 pub mod cases;
 pub mod credentials;
+pub mod derived;
 pub mod imports;
 pub mod session;
 pub mod stakeholders;
@@ -16,6 +17,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(session::router())
         .merge(cases::router())
         .merge(credentials::router())
+        .merge(derived::router())
         .merge(imports::router(state.settings.max_upload_bytes()))
         .merge(stakeholders::router())
         .fallback(|| async { Error::NotFound("API route") })

@@ -10,4 +10,5 @@ mod imports;
 mod mail;
 mod trail_fixtures;
 mod trail_attempts;
+mod trail_derived;
 mod trail_forms;
