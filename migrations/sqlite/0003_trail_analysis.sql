@@ -28,3 +28,26 @@ CREATE TABLE unmatched_events (
 
 CREATE INDEX unmatched_events_key ON unmatched_events (case_id, access_key_id);
 CREATE INDEX unmatched_events_principal ON unmatched_events (case_id, principal_name);
+
+-- Rules that turn trail events into findings. The server inserts the built-in rules at start-up
+-- (builtin = 1) and updates their patterns on upgrade, keeping enabled as an admin set it.
+-- Admins add rules of their own (builtin = 0). An event takes the first enabled rule that
+-- matches, trying added rules before built-in ones, each group in ascending position.
+CREATE TABLE finding_rules (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    category TEXT NOT NULL,
+    -- high, medium or low.
+    severity TEXT NOT NULL,
+    -- any, aws or huawei.
+    provider TEXT NOT NULL,
+    -- Event-name patterns with * wildcards, one per line.
+    patterns TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    builtin INTEGER NOT NULL DEFAULT 0,
+    position BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+-- Severity of the rule that made the finding, when it was recorded.
+ALTER TABLE findings ADD COLUMN severity TEXT;

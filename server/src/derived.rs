@@ -10,7 +10,7 @@
 //! uploading the trail again.
 
 use chrono::SecondsFormat;
-use rekey_trail::{classify_event, derived_credentials, DerivedCredential, DerivedKind, DerivedPrincipal, Event};
+use rekey_trail::{derived_credentials, DerivedCredential, DerivedKind, DerivedPrincipal, Event};
 use rekey_types::{validate_access_key_id, CredentialConfirmation, CredentialKind, CredentialStatus, PrincipalType};
 use sqlx::Row;
 
@@ -19,6 +19,7 @@ use crate::api::credentials::{credential_from_row, CREDENTIAL_SELECT};
 use crate::db::{to_millis, Db, Tx};
 use crate::error::{Error, Result};
 use crate::import::{insert_event, insert_finding};
+use crate::rules::load_rule_set;
 
 /// Keeps an event that no credential matched, for a later re-analysis. An event id the case
 /// already keeps is skipped.
@@ -152,6 +153,7 @@ pub async fn confirm_credential(
     user_id: i64,
     credential_id: i64,
 ) -> Result<CredentialConfirmation> {
+    let rules = load_rule_set(db).await?;
     let mut tx = db.begin().await?;
     let row = sqlx::query(
         "SELECT access_key_id, principal_name, status FROM credentials WHERE id = $1 AND case_id = $2",
@@ -193,8 +195,8 @@ pub async fn confirm_credential(
             continue;
         };
         events_added += 1;
-        if let Some(rule) = classify_event(&event) {
-            insert_finding(&mut tx, case, event_row, rule.name, rule.category.as_str()).await?;
+        if let Some(rule) = rules.classify_event(&event) {
+            insert_finding(&mut tx, case, event_row, rule).await?;
             findings_added += 1;
         }
         credentials_proposed += propose_derived(&mut tx, case, user_id, credential_id, &event).await?;

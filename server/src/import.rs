@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
 use rekey_trail::{
-    classify_event, is_zip, read_events, read_zip, CaseCredential, CredentialMatcher, Event, ReadFailure,
+    is_zip, read_events, read_zip, CaseCredential, CredentialMatcher, Event, OwnedRule, ReadFailure, RuleSet,
 };
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::mail::{self, CaseEvent};
 use crate::config::Settings;
 use crate::derived::{forget_unmatched, keep_unmatched, propose_derived};
+use crate::rules::load_rule_set;
 
 /// A file to import: the name shown to people and where its bytes are.
 #[derive(Debug, Clone)]
@@ -127,12 +128,13 @@ pub async fn import_files(
         return Err(Error::invalid("files", "no file given; choose one or more CloudTrail files"));
     }
     let matcher = load_matcher(db, case).await?;
+    let rules = load_rule_set(db).await?;
 
     let (sender, receiver) = mpsc::channel::<Message>(1024);
     let reader = tokio::task::spawn_blocking(move || read_all(files, &matcher, &sender));
 
     let mut tx = db.begin().await?;
-    let stored = store_events(&mut tx, case, importer, receiver).await;
+    let stored = store_events(&mut tx, case, importer, &rules, receiver).await;
     let events_read = reader.await.map_err(anyhow::Error::from)?;
 
     let failure = match (&stored, &events_read) {
@@ -226,6 +228,7 @@ async fn store_events(
     tx: &mut Tx,
     case: CaseRef,
     importer: &Importer,
+    rules: &RuleSet,
     mut receiver: mpsc::Receiver<Message>,
 ) -> Result<(ImportOutcome, Vec<FileRecord>, Vec<String>)> {
     let import_id: i64 = sqlx::query(
@@ -258,8 +261,8 @@ async fn store_events(
                 outcome.events_new += 1;
                 outcome.credentials_proposed +=
                     propose_derived(tx, case, importer.user_id, credential_id, &event).await?;
-                if let Some(rule) = classify_event(&event) {
-                    insert_finding(tx, case, event_row, rule.name, rule.category.as_str()).await?;
+                if let Some(rule) = rules.classify_event(&event) {
+                    insert_finding(tx, case, event_row, rule).await?;
                     outcome.findings_new += 1;
                     if !calls.contains(&event.event_name) {
                         calls.push(event.event_name.clone());
@@ -302,14 +305,16 @@ pub(crate) async fn insert_event(tx: &mut Tx, case: CaseRef, import_id: i64, cre
     })
 }
 
-pub(crate) async fn insert_finding(tx: &mut Tx, case: CaseRef, event_row: i64, rule: &str, category: &str) -> Result<()> {
+pub(crate) async fn insert_finding(tx: &mut Tx, case: CaseRef, event_row: i64, rule: &OwnedRule) -> Result<()> {
     sqlx::query(
-        "INSERT INTO findings (case_id, trail_event_id, rule, category, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO findings (case_id, trail_event_id, rule, category, severity, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(case.id)
     .bind(event_row)
-    .bind(rule)
-    .bind(category)
+    .bind(&rule.name)
+    .bind(rule.category.as_str())
+    .bind(&rule.severity)
     .bind(now_millis())
     .execute(&mut **tx)
     .await?;

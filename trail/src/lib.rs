@@ -45,6 +45,7 @@ mod matcher;
 mod read;
 mod resource;
 mod rules;
+mod ruleset;
 
 pub use archive::{is_skipped, is_zip, read_zip, trail_files_in};
 pub use derive::{derived_credentials, DerivedCredential, DerivedKind, DerivedPrincipal};
@@ -52,3 +53,4 @@ pub use event::Event;
 pub use matcher::{CaseCredential, CredentialMatcher};
 pub use read::{read_events, FileSummary, Form, ReadError, ReadFailure};
 pub use rules::{classify, classify_event, FindingCategory, Rule, FAILED_CALL_RULE, RULES};
+pub use ruleset::{OwnedRule, Provider, RuleSet};

@@ -1,5 +1,6 @@
 //! Built-in rules that turn sensitive API calls into eradication findings.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::event::Event;
@@ -29,6 +30,27 @@ impl FindingCategory {
         FindingCategory::DefenceEvasion,
         FindingCategory::Reconnaissance,
     ];
+
+    /// Parses the name that [`FindingCategory::as_str`] returns.
+    pub fn parse(name: &str) -> Option<FindingCategory> {
+        FindingCategory::ALL
+            .into_iter()
+            .find(|category| category.as_str() == name)
+    }
+
+    /// Returns the severity of a built-in rule of this category: `high`, `medium` or `low`.
+    pub fn default_severity(self) -> &'static str {
+        match self {
+            FindingCategory::DataAccess
+            | FindingCategory::PermissionChange
+            | FindingCategory::CredentialCreation
+            | FindingCategory::DefenceEvasion => "high",
+            FindingCategory::ResourceCreation
+            | FindingCategory::ResourceDeletion
+            | FindingCategory::ResourceModification => "medium",
+            FindingCategory::Reconnaissance => "low",
+        }
+    }
 
     /// Returns the snake_case name, e.g. `credential_creation`.
     pub fn as_str(self) -> &'static str {
@@ -71,19 +93,30 @@ impl Rule {
     /// prefix (Describe, Get, List, Head, Lookup, Search, BatchGet, Check, Simulate),
     /// so that it flags `CreateImage` but not `DescribeImages`.
     pub fn matches(&self, event_name: &str) -> bool {
-        let capitalized;
-        let event_name = match event_name.as_bytes().first() {
-            Some(first) if first.is_ascii_lowercase() => {
-                capitalized = format!("{}{}", first.to_ascii_uppercase() as char, &event_name[1..]);
-                capitalized.as_str()
-            }
-            _ => event_name,
-        };
-        let read_only = is_read_only(event_name);
-        self.patterns.iter().any(|pattern| {
-            !(read_only && pattern.starts_with('*')) && wildcard_match(pattern, event_name)
-        })
+        let event_name = normalize_event_name(event_name);
+        self.patterns
+            .iter()
+            .any(|pattern| pattern_matches(pattern, &event_name))
     }
+}
+
+/// Returns the event name with a lowercase first letter made uppercase, as [`Rule::matches`]
+/// compares it.
+pub(crate) fn normalize_event_name(event_name: &str) -> Cow<'_, str> {
+    match event_name.as_bytes().first() {
+        Some(first) if first.is_ascii_lowercase() => Cow::Owned(format!(
+            "{}{}",
+            first.to_ascii_uppercase() as char,
+            &event_name[1..]
+        )),
+        _ => Cow::Borrowed(event_name),
+    }
+}
+
+/// Matches one pattern against a name from [`normalize_event_name`], as [`Rule::matches`] does.
+pub(crate) fn pattern_matches(pattern: &str, normalized_name: &str) -> bool {
+    !(pattern.starts_with('*') && is_read_only(normalized_name))
+        && wildcard_match(pattern, normalized_name)
 }
 
 const READ_ONLY_PREFIXES: &[&str] = &[
@@ -313,6 +346,22 @@ pub static RULES: &[Rule] = &[
             "Scan",
             "Query",
             "DownloadDBLogFilePortion",
+        ],
+    },
+    // Reconnaissance: the calls a holder of a stolen key makes first, to learn whose key it is
+    // and what it may do. Other read-only calls stay trail events without findings.
+    Rule {
+        name: "permission-discovery",
+        category: FindingCategory::Reconnaissance,
+        patterns: &[
+            "GetCallerIdentity",
+            "GetAccountAuthorizationDetails",
+            "GetAccountSummary",
+            "ListAttachedUserPolicies",
+            "ListUserPolicies",
+            "ListAttachedRolePolicies",
+            "ListRolePolicies",
+            "SimulatePrincipalPolicy",
         ],
     },
     // Code execution on existing resources.
@@ -649,7 +698,10 @@ mod tests {
             ("DescribeInstances", None),
             ("DescribeImages", None),
             ("ListBuckets", None),
-            ("GetCallerIdentity", None),
+            (
+                "GetCallerIdentity",
+                Some(("permission-discovery", Reconnaissance)),
+            ),
             ("GetSAMLProvider", None),
             ("ListOpenIDConnectProviders", None),
             ("ConsoleLogin", None),
@@ -693,7 +745,7 @@ mod tests {
             let rule = classify_event(&event).map(|rule| rule.name);
             assert_eq!(rule, expected, "{name} {error_code:?}");
         }
-        let rule = classify_event(&event_named("GetCallerIdentity", Some("AccessDenied")));
+        let rule = classify_event(&event_named("ListRoles", Some("AccessDenied")));
         assert_eq!(rule.unwrap().category, FindingCategory::Reconnaissance);
     }
 

@@ -190,6 +190,10 @@ pub struct Finding {
     /// It is true exactly when `error_code` is set.
     #[serde(default)]
     pub attempt: bool,
+    /// Severity of the rule that flagged the call: `high`, `medium` or `low`. `None` for a
+    /// finding recorded before rules had severities.
+    #[serde(default)]
+    pub severity: Option<String>,
     /// Name of the rule that flagged the call.
     pub rule: String,
     pub category: FindingCategory,

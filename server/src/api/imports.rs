@@ -176,7 +176,7 @@ async fn list_findings(
 ) -> Result<Json<Vec<Finding>>> {
     let case = CaseRef::load(&state, &user, number).await?;
     let rows = sqlx::query(
-        "SELECT f.id, f.rule, f.category, e.event_id, e.event_time, e.event_name, e.event_source, e.region, \
+        "SELECT f.id, f.rule, f.category, f.severity, e.event_id, e.event_time, e.event_name, e.event_source, e.region, \
          e.source_ip, e.user_agent, e.access_key_id, e.principal, e.error_code, e.resource \
          FROM findings f JOIN trail_events e ON e.id = f.trail_event_id \
          WHERE f.case_id = $1 ORDER BY e.event_time, e.id",
@@ -203,6 +203,7 @@ async fn list_findings(
                 resource: row.try_get("resource")?,
                 attempt: error_code.is_some(),
                 error_code,
+                severity: row.try_get("severity")?,
                 rule: row.try_get("rule")?,
                 category: FindingCategory::parse(&category)
                     .ok_or_else(|| stored_value_error("category", &category))?,

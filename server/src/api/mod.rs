@@ -9,6 +9,7 @@ pub mod cases;
 pub mod credentials;
 pub mod derived;
 pub mod imports;
+pub mod rules;
 pub mod session;
 pub mod stakeholders;
 
@@ -20,5 +21,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(derived::router())
         .merge(imports::router(state.settings.max_upload_bytes()))
         .merge(stakeholders::router())
+        .merge(rules::router())
         .fallback(|| async { Error::NotFound("API route") })
 }

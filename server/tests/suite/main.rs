@@ -12,3 +12,4 @@ mod trail_fixtures;
 mod trail_attempts;
 mod trail_derived;
 mod trail_forms;
+mod trail_rules;
