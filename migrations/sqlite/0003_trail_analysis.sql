@@ -51,3 +51,15 @@ CREATE TABLE finding_rules (
 
 -- Severity of the rule that made the finding, when it was recorded.
 ALTER TABLE findings ADD COLUMN severity TEXT;
+
+-- Resources that a finding's event names: ARNs, names and ids from its request, response and
+-- resource list, at most 50 per finding.
+CREATE TABLE affected_resources (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id BIGINT NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    finding_id BIGINT NOT NULL REFERENCES findings (id) ON DELETE CASCADE,
+    resource TEXT NOT NULL,
+    UNIQUE (finding_id, resource)
+);
+
+CREATE INDEX affected_resources_case ON affected_resources (case_id, resource);

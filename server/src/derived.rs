@@ -196,7 +196,7 @@ pub async fn confirm_credential(
         };
         events_added += 1;
         if let Some(rule) = rules.classify_event(&event) {
-            insert_finding(&mut tx, case, event_row, rule).await?;
+            insert_finding(&mut tx, case, &event, event_row, rule).await?;
             findings_added += 1;
         }
         credentials_proposed += propose_derived(&mut tx, case, user_id, credential_id, &event).await?;

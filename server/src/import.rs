@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
 use rekey_trail::{
-    is_zip, read_events, read_zip, CaseCredential, CredentialMatcher, Event, OwnedRule, ReadFailure, RuleSet,
+    affected_resources, is_zip, read_events, read_zip, CaseCredential, CredentialMatcher, Event, OwnedRule, ReadFailure, RuleSet,
 };
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -262,7 +262,7 @@ async fn store_events(
                 outcome.credentials_proposed +=
                     propose_derived(tx, case, importer.user_id, credential_id, &event).await?;
                 if let Some(rule) = rules.classify_event(&event) {
-                    insert_finding(tx, case, event_row, rule).await?;
+                    insert_finding(tx, case, &event, event_row, rule).await?;
                     outcome.findings_new += 1;
                     if !calls.contains(&event.event_name) {
                         calls.push(event.event_name.clone());
@@ -305,10 +305,11 @@ pub(crate) async fn insert_event(tx: &mut Tx, case: CaseRef, import_id: i64, cre
     })
 }
 
-pub(crate) async fn insert_finding(tx: &mut Tx, case: CaseRef, event_row: i64, rule: &OwnedRule) -> Result<()> {
-    sqlx::query(
+/// Stores the finding of an event and the resources the event names.
+pub(crate) async fn insert_finding(tx: &mut Tx, case: CaseRef, event: &Event, event_row: i64, rule: &OwnedRule) -> Result<()> {
+    let finding_id: i64 = sqlx::query(
         "INSERT INTO findings (case_id, trail_event_id, rule, category, severity, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(case.id)
     .bind(event_row)
@@ -316,8 +317,17 @@ pub(crate) async fn insert_finding(tx: &mut Tx, case: CaseRef, event_row: i64, r
     .bind(rule.category.as_str())
     .bind(&rule.severity)
     .bind(now_millis())
-    .execute(&mut **tx)
-    .await?;
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?;
+    for resource in affected_resources(event) {
+        sqlx::query("INSERT INTO affected_resources (case_id, finding_id, resource) VALUES ($1, $2, $3)")
+            .bind(case.id)
+            .bind(finding_id)
+            .bind(&resource)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 

@@ -37,6 +37,7 @@
 //! assert_eq!(findings, [(7, "access-key-creation", Some("backdoor".to_owned()))]);
 //! ```
 
+mod affected;
 mod archive;
 mod cts;
 mod derive;
@@ -47,6 +48,7 @@ mod resource;
 mod rules;
 mod ruleset;
 
+pub use affected::{affected_resources, MAX_AFFECTED_RESOURCES};
 pub use archive::{is_skipped, is_zip, read_zip, trail_files_in};
 pub use derive::{derived_credentials, DerivedCredential, DerivedKind, DerivedPrincipal};
 pub use event::Event;

@@ -184,6 +184,10 @@ pub struct Finding {
     pub principal: Option<String>,
     /// Resource the call acted on, taken from its request parameters.
     pub resource: Option<String>,
+    /// Every resource the call names, `resource` first: ARNs, names and ids from its request,
+    /// response and resource list, at most 50.
+    #[serde(default)]
+    pub resources: Vec<String>,
     /// Error code of a failed call; `None` when the call succeeded.
     pub error_code: Option<String>,
     /// Whether the call failed, so the finding records an attempt rather than a change.

@@ -45,7 +45,11 @@ fn FindingTable(findings: Vec<Finding>) -> impl IntoView {
                     <td><code>{finding.event_name}</code></td>
                     <td>{service}</td>
                     <td>{finding.source_ip.unwrap_or_default()}</td>
-                    <td class="resource">{finding.resource.unwrap_or_default()}</td>
+                    <td class="resource" title=finding.resources.join("\n")>
+                        {finding.resource.unwrap_or_default()}
+                        {(finding.resources.len() > 1)
+                            .then(|| format!(" (+{} more)", finding.resources.len() - 1))}
+                    </td>
                     <td>{outcome}</td>
                     <td>{finding.rule}</td>
                     <td>{finding.category.label()}</td>

@@ -184,13 +184,23 @@ async fn list_findings(
     .bind(case.id)
     .fetch_all(&state.db.pool)
     .await?;
+    let resource_rows = sqlx::query("SELECT finding_id, resource FROM affected_resources WHERE case_id = $1 ORDER BY id")
+        .bind(case.id)
+        .fetch_all(&state.db.pool)
+        .await?;
+    let mut resources: HashMap<i64, Vec<String>> = HashMap::new();
+    for row in &resource_rows {
+        resources.entry(row.try_get("finding_id")?).or_default().push(row.try_get("resource")?);
+    }
     let findings = rows
         .iter()
         .map(|row| {
             let category: String = row.try_get("category")?;
             let error_code: Option<String> = row.try_get("error_code")?;
+            let id: i64 = row.try_get("id")?;
             Ok(Finding {
-                id: row.try_get("id")?,
+                id,
+                resources: resources.remove(&id).unwrap_or_default(),
                 event_id: row.try_get("event_id")?,
                 event_time: time_column(row, "event_time")?,
                 event_name: row.try_get("event_name")?,

@@ -12,4 +12,5 @@ mod trail_fixtures;
 mod trail_attempts;
 mod trail_derived;
 mod trail_forms;
+mod trail_resources;
 mod trail_rules;
