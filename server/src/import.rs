@@ -183,6 +183,9 @@ fn read_all(files: Vec<TrailFile>, matcher: &CredentialMatcher, sender: &mpsc::S
         events_read.set(events_read.get() + 1);
         match matcher.credential_for(&event) {
             Some(credential_id) => sender.blocking_send(Message::Matched { credential_id, event }),
+            // NOTE: every event from the compromise time on is stored, for re-analysis when a
+            // credential is confirmed later. On a busy account that stores about as much as the
+            // trail itself, and its cost on large imports has not been measured.
             None if event.event_time >= matcher.since() => sender.blocking_send(Message::Unmatched(event)),
             None => Ok(()),
         }
