@@ -53,6 +53,7 @@ fn FindingTable(findings: Vec<Finding>) -> impl IntoView {
                     <td>{outcome}</td>
                     <td>{finding.rule}</td>
                     <td>{finding.category.label()}</td>
+                    <td class="severity">{finding.severity.unwrap_or_default()}</td>
                 </tr>
             }
         })
@@ -70,6 +71,7 @@ fn FindingTable(findings: Vec<Finding>) -> impl IntoView {
                         <th scope="col">"Outcome"</th>
                         <th scope="col">"Rule"</th>
                         <th scope="col">"Category"</th>
+                        <th scope="col">"Severity"</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
