@@ -220,5 +220,12 @@ async fn import_trail(settings: Settings, case: &str, username: &str, paths: Vec
         "Imported into RK-{number}: {} events read, {} matched, {} new, {} new findings.",
         outcome.events_read, outcome.events_matched, outcome.events_new, outcome.findings_new
     );
+    if outcome.credentials_proposed > 0 {
+        println!(
+            "{} credential(s) that these calls created are proposed on the case; confirm them on the \
+             case page to add their calls.",
+            outcome.credentials_proposed
+        );
+    }
     Ok(())
 }

@@ -254,6 +254,9 @@ async fn cli_import_trail_directory() {
     )
     .unwrap();
     std::fs::write(root.join(".DS_Store"), b"\x00\x00\x00\x01Bud1").unwrap();
+    let mut key_creation = event("e-new-key", "2024-03-01T10:30:00Z", "CreateAccessKey", LEAKED_KEY);
+    key_creation["responseElements"] = json!({"accessKey": {"accessKeyId": "AKIAIOSFODNN7CLINEW1"}});
+    std::fs::write(root.join("z.json"), records_file(&[key_creation])).unwrap();
     let database_url = format!(
         "sqlite://{}?mode=rwc",
         app.data_dir.join("rekey.db").display()
@@ -278,8 +281,15 @@ async fn cli_import_trail_directory() {
         "stdout: {stdout}\nstderr: {stderr}"
     );
     assert!(
-        stdout.contains("5 events read, 3 matched, 3 new, 2 new findings"),
+        stdout.contains("6 events read, 4 matched, 4 new, 3 new findings"),
         "{stdout}"
     );
-    assert_eq!(finding_ids(&app, case).await, ["e-create-user", "t-create"]);
+    assert!(
+        stdout.contains("2 credential(s) that these calls created are proposed"),
+        "{stdout}"
+    );
+    assert_eq!(
+        finding_ids(&app, case).await,
+        ["e-create-user", "t-create", "e-new-key"]
+    );
 }
