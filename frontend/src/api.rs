@@ -253,6 +253,11 @@ pub async fn add_credential(number: i64, body: &NewCredential) -> ApiResult<Cred
     post_json(&case_url(number, "/credentials"), body).await
 }
 
+/// Confirms a credential and re-analyses the case's kept trail events for it.
+pub async fn confirm_credential(number: i64, id: i64) -> ApiResult<rekey_types::CredentialConfirmation> {
+    post_json(&case_url(number, &format!("/credentials/{id}/confirm")), &serde_json::json!({})).await
+}
+
 pub async fn imports(number: i64) -> ApiResult<Vec<TrailImport>> {
     get(&case_url(number, "/imports")).await
 }

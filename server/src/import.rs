@@ -1,14 +1,16 @@
-//! Trail import: reads CloudTrail files, keeps the events of a case's credentials at or after
+//! Trail import: reads CloudTrail and CTS files (plain, gzip or zip), keeps the events of a case's credentials at or after
 //! its compromise time, and turns the sensitive ones into eradication findings.
 //!
 //! Files are parsed on a blocking thread and matching events flow through a bounded channel
 //! into one database transaction, so memory stays flat however large the files are. A file
 //! that cannot be read rolls the whole import back; the failure itself is recorded.
 
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
-use rekey_trail::{classify, read_events, CaseCredential, CredentialMatcher, Event, ReadFailure};
+use rekey_trail::{
+    affected_resources, is_zip, read_events, read_zip, CaseCredential, CredentialMatcher, Event, OwnedRule, ReadFailure, RuleSet,
+};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -20,6 +22,8 @@ use crate::db::{from_millis, now_millis, to_millis, Db, Tx};
 use crate::error::{Error, Result};
 use crate::mail::{self, CaseEvent};
 use crate::config::Settings;
+use crate::derived::{forget_unmatched, keep_unmatched, propose_derived};
+use crate::rules::load_rule_set;
 
 /// A file to import: the name shown to people and where its bytes are.
 #[derive(Debug, Clone)]
@@ -36,6 +40,8 @@ pub struct ImportOutcome {
     pub events_matched: i64,
     pub events_new: i64,
     pub findings_new: i64,
+    /// Credentials that matched calls created, proposed on the case.
+    pub credentials_proposed: i64,
 }
 
 /// User running the import, recorded with it and named in the notification.
@@ -53,6 +59,8 @@ struct FileRecord {
 
 enum Message {
     Matched { credential_id: i64, event: Event },
+    /// An event at or after the compromise time that no credential matched.
+    Unmatched(Event),
     FileDone(FileRecord),
 }
 
@@ -86,7 +94,8 @@ async fn load_matcher(db: &Db, case: CaseRef) -> Result<CredentialMatcher> {
              at or after it are kept",
         ));
     };
-    let rows = sqlx::query("SELECT id, access_key_id, principal_name FROM credentials WHERE case_id = $1")
+    // A proposed credential matches nothing until someone confirms it.
+    let rows = sqlx::query("SELECT id, access_key_id, principal_name FROM credentials WHERE case_id = $1 AND proposed = 0")
         .bind(case.id)
         .fetch_all(&db.pool)
         .await?;
@@ -122,12 +131,13 @@ pub async fn import_files(
         return Err(Error::invalid("files", "no file given; choose one or more CloudTrail files"));
     }
     let matcher = load_matcher(db, case).await?;
+    let rules = load_rule_set(db).await?;
 
     let (sender, receiver) = mpsc::channel::<Message>(1024);
     let reader = tokio::task::spawn_blocking(move || read_all(files, &matcher, &sender));
 
     let mut tx = db.begin().await?;
-    let stored = store_events(&mut tx, case, importer, receiver).await;
+    let stored = store_events(&mut tx, case, importer, &rules, receiver).await;
     let events_read = reader.await.map_err(anyhow::Error::from)?;
 
     let failure = match (&stored, &events_read) {
@@ -171,15 +181,28 @@ pub async fn import_files(
         events_read = outcome.events_read,
         events_new = outcome.events_new,
         findings_new = outcome.findings_new,
+        credentials_proposed = outcome.credentials_proposed,
         "trail import completed"
     );
     Ok(outcome)
 }
 
 /// Reads every file, sending matching events; returns the number of events read or a
-/// message naming the file and position that could not be read.
+/// message naming the file and position that could not be read. A zip archive is read entry by
+/// entry, and its file record is the archive itself.
 fn read_all(files: Vec<TrailFile>, matcher: &CredentialMatcher, sender: &mpsc::Sender<Message>) -> Result<i64, String> {
-    let mut events_read = 0i64;
+    let events_read = std::cell::Cell::new(0i64);
+    let mut on_event = |event: Event| {
+        events_read.set(events_read.get() + 1);
+        match matcher.credential_for(&event) {
+            Some(credential_id) => sender.blocking_send(Message::Matched { credential_id, event }),
+            // NOTE: every event from the compromise time on is stored, for re-analysis when a
+            // credential is confirmed later. On a busy account that stores about as much as the
+            // trail itself, and its cost on large imports has not been measured.
+            None if event.event_time >= matcher.since() => sender.blocking_send(Message::Unmatched(event)),
+            None => Ok(()),
+        }
+    };
     for file in files {
         let opened = std::fs::File::open(&file.path).map_err(|e| format!("{}: cannot open: {e}", file.name))?;
         let mut input = HashingReader {
@@ -187,18 +210,20 @@ fn read_all(files: Vec<TrailFile>, matcher: &CredentialMatcher, sender: &mpsc::S
             hasher: Sha256::new(),
             size: 0,
         };
-        let summary = read_events(&file.name, &mut input, |event| {
-            events_read += 1;
-            match matcher.credential_for(&event) {
-                Some(credential_id) => sender.blocking_send(Message::Matched { credential_id, event }),
-                None => Ok(()),
-            }
-        });
+        let head = input.inner.fill_buf().map_err(|e| format!("{}: {e}", file.name))?;
+        let summary = if is_zip(head) {
+            // The archive is hashed in a pass of its own, because entries are read by seeking.
+            std::io::copy(&mut input, &mut std::io::sink()).map_err(|e| format!("{}: {e}", file.name))?;
+            let archive = std::fs::File::open(&file.path).map_err(|e| format!("{}: cannot open: {e}", file.name))?;
+            read_zip(&file.name, BufReader::new(archive), &mut on_event).map(drop)
+        } else {
+            read_events(&file.name, &mut input, &mut on_event).map(drop)
+        };
         match summary {
-            Ok(_) => {}
+            Ok(()) => {}
             Err(ReadFailure::Read(error)) => return Err(error.to_string()),
             // The receiver is gone only when storing failed; that error is reported instead.
-            Err(ReadFailure::Callback(_)) => return Ok(events_read),
+            Err(ReadFailure::Callback(_)) => return Ok(events_read.get()),
         }
         // Hash the bytes after the last event too, such as trailing whitespace.
         std::io::copy(&mut input, &mut std::io::sink()).map_err(|e| format!("{}: {e}", file.name))?;
@@ -208,10 +233,10 @@ fn read_all(files: Vec<TrailFile>, matcher: &CredentialMatcher, sender: &mpsc::S
             sha256: hex::encode(input.hasher.finalize()),
         };
         if sender.blocking_send(Message::FileDone(record)).is_err() {
-            return Ok(events_read);
+            return Ok(events_read.get());
         }
     }
-    Ok(events_read)
+    Ok(events_read.get())
 }
 
 /// Inserts the import row, then every matched event and finding, as they arrive.
@@ -219,6 +244,7 @@ async fn store_events(
     tx: &mut Tx,
     case: CaseRef,
     importer: &Importer,
+    rules: &RuleSet,
     mut receiver: mpsc::Receiver<Message>,
 ) -> Result<(ImportOutcome, Vec<FileRecord>, Vec<String>)> {
     let import_id: i64 = sqlx::query(
@@ -241,14 +267,18 @@ async fn store_events(
     while let Some(message) = receiver.recv().await {
         match message {
             Message::FileDone(record) => files.push(record),
+            Message::Unmatched(event) => keep_unmatched(tx, case, import_id, &event).await?,
             Message::Matched { credential_id, event } => {
                 outcome.events_matched += 1;
+                forget_unmatched(tx, case, &event.event_id).await?;
                 let Some(event_row) = insert_event(tx, case, import_id, credential_id, &event).await? else {
                     continue;
                 };
                 outcome.events_new += 1;
-                if let Some(rule) = classify(&event.event_name) {
-                    insert_finding(tx, case, event_row, rule.name, rule.category.as_str()).await?;
+                outcome.credentials_proposed +=
+                    propose_derived(tx, case, importer.user_id, credential_id, &event).await?;
+                if let Some(rule) = rules.classify_event(&event) {
+                    insert_finding(tx, case, &event, event_row, rule).await?;
                     outcome.findings_new += 1;
                     if !calls.contains(&event.event_name) {
                         calls.push(event.event_name.clone());
@@ -261,7 +291,7 @@ async fn store_events(
 }
 
 /// Stores one event; `None` when an earlier import already stored its event id.
-async fn insert_event(tx: &mut Tx, case: CaseRef, import_id: i64, credential_id: i64, event: &Event) -> Result<Option<i64>> {
+pub(crate) async fn insert_event(tx: &mut Tx, case: CaseRef, import_id: i64, credential_id: i64, event: &Event) -> Result<Option<i64>> {
     let row = sqlx::query(
         "INSERT INTO trail_events (case_id, import_id, credential_id, event_id, event_time, event_name, \
          event_source, region, source_ip, user_agent, access_key_id, principal, error_code, resource, raw) \
@@ -291,17 +321,29 @@ async fn insert_event(tx: &mut Tx, case: CaseRef, import_id: i64, credential_id:
     })
 }
 
-async fn insert_finding(tx: &mut Tx, case: CaseRef, event_row: i64, rule: &str, category: &str) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO findings (case_id, trail_event_id, rule, category, created_at) VALUES ($1, $2, $3, $4, $5)",
+/// Stores the finding of an event and the resources the event names.
+pub(crate) async fn insert_finding(tx: &mut Tx, case: CaseRef, event: &Event, event_row: i64, rule: &OwnedRule) -> Result<()> {
+    let finding_id: i64 = sqlx::query(
+        "INSERT INTO findings (case_id, trail_event_id, rule, category, severity, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(case.id)
     .bind(event_row)
-    .bind(rule)
-    .bind(category)
+    .bind(&rule.name)
+    .bind(rule.category.as_str())
+    .bind(&rule.severity)
     .bind(now_millis())
-    .execute(&mut **tx)
-    .await?;
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?;
+    for resource in affected_resources(event) {
+        sqlx::query("INSERT INTO finding_resources (case_id, finding_id, resource) VALUES ($1, $2, $3)")
+            .bind(case.id)
+            .bind(finding_id)
+            .bind(&resource)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 

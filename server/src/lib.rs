@@ -13,12 +13,14 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod derived;
 pub mod error;
 pub mod import;
 pub mod mail;
 pub mod throttle;
 pub mod tokens;
 pub mod totp;
+pub mod rules;
 mod web;
 
 use config::Settings;
@@ -76,6 +78,7 @@ impl App {
 /// Connects to the database, runs migrations, and binds the listener.
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let db = Db::connect(&settings.database_url()).await?;
+    rules::seed_builtin_rules(&db).await.map_err(|e| anyhow::anyhow!("cannot store the built-in finding rules: {e}"))?;
     let listener = TcpListener::bind(settings.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}; set listen to a free address", settings.listen))?;

@@ -53,7 +53,8 @@ enum Command {
         /// Username recorded as the importer.
         #[arg(long, default_value = "admin")]
         user: String,
-        /// CloudTrail files: {"Records": [...]} or one event per line, optionally gzipped.
+        /// Trail files or directories (searched recursively): CloudTrail or CTS exports in any
+        /// form, plain, gzip or zip.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -256,8 +257,17 @@ async fn import_trail(settings: Settings, case: &str, username: &str, paths: Vec
     };
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
+        if path.is_dir() {
+            for file in rekey_trail::trail_files_in(&path)? {
+                files.push(TrailFile {
+                    name: file.display().to_string(),
+                    path: file,
+                });
+            }
+            continue;
+        }
         if !path.is_file() {
-            anyhow::bail!("{} is not a readable file", path.display());
+            anyhow::bail!("{} is not a readable file or directory", path.display());
         }
         // Only the file name is recorded, so that local directory names stay on this machine.
         let name = path
@@ -273,5 +283,12 @@ async fn import_trail(settings: Settings, case: &str, username: &str, paths: Vec
         "Imported into RK-{number}: {} events read, {} matched, {} new, {} new findings.",
         outcome.events_read, outcome.events_matched, outcome.events_new, outcome.findings_new
     );
+    if outcome.credentials_proposed > 0 {
+        println!(
+            "{} credential(s) that these calls created are proposed on the case; confirm them on the \
+             case page to add their calls.",
+            outcome.credentials_proposed
+        );
+    }
     Ok(())
 }

@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::cts::parse_trace;
 use crate::resource::find_resource;
 
 /// One CloudTrail event with the fields Rekey uses, plus its JSON text.
@@ -50,6 +51,21 @@ pub struct Event {
     pub raw: String,
 }
 
+impl Event {
+    /// Parses one event from its JSON text, such as an [`Event::raw`] stored earlier: a CloudTrail
+    /// record, a `lookup-events` entry or a CTS trace.
+    ///
+    /// # Errors
+    /// A message naming the invalid or missing field, without a file position.
+    pub fn from_json(raw: String) -> Result<Event, String> {
+        parse_event(raw).map_err(|error| match error {
+            EventError::Syntax(error) => format!("invalid JSON: {error}"),
+            EventError::NotObject(found) => format!("the event is {found}, expected a JSON object"),
+            EventError::Field(message) => message,
+        })
+    }
+}
+
 /// Reason why a JSON text is not a usable CloudTrail event.
 #[derive(Debug)]
 pub(crate) enum EventError {
@@ -92,9 +108,14 @@ struct RecordFields<'a> {
     #[serde(borrow)]
     resources: Option<&'a RawValue>,
     /// Present in the output of `aws cloudtrail lookup-events`, which wraps each record as a
-    /// JSON string. It is read only to explain why such a line has no `eventID`.
+    /// JSON string.
     #[serde(rename = "CloudTrailEvent", borrow)]
     lookup_events_record: Option<&'a RawValue>,
+    /// Present in CTS traces, which [`parse_trace`] reads.
+    #[serde(borrow)]
+    trace_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    trace_name: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -123,20 +144,68 @@ struct SessionIssuer<'a> {
     user_name: Option<&'a RawValue>,
 }
 
-/// Parses one CloudTrail record from its JSON text, which becomes [`Event::raw`].
+/// Parses one event from its JSON text, detecting its kind from its keys.
+///
+/// An object with `eventID` is a CloudTrail record. Without it, a `CloudTrailEvent` string
+/// marks an entry of `aws cloudtrail lookup-events` output, whose record is that string.
+/// A `trace_id` or `trace_name` marks a CTS trace. Anything else is read as a CloudTrail record,
+/// so that the error names the missing `eventID`.
 pub(crate) fn parse_event(raw: String) -> Result<Event, EventError> {
     let fields = parse_record_fields(&raw)?;
+    if fields.event_id.is_none() {
+        if let Some(record) = fields.lookup_events_record {
+            return parse_lookup_events_entry(record);
+        }
+        if fields.trace_id.is_some() || fields.trace_name.is_some() {
+            return parse_trace(raw);
+        }
+    }
+    let mut event = parse_cloudtrail_record(&fields)?;
+    event.raw = raw;
+    Ok(event)
+}
 
-    let event_id = required_string(fields.event_id, "eventID").map_err(|error| match error {
-        EventError::Field(message) if fields.lookup_events_record.is_some() => {
-            EventError::Field(format!(
-                "{message}. This looks like `aws cloudtrail lookup-events` output, which wraps \
-                 each record in a CloudTrailEvent string. Extract the records first with \
-                 jq -c '.CloudTrailEvent | fromjson'"
-            ))
+/// Parses the record of a `lookup-events` entry, which is JSON text in a string.
+/// Errors inside it are reported as errors of the `CloudTrailEvent` field.
+fn parse_lookup_events_entry(record: &RawValue) -> Result<Event, EventError> {
+    let Some(text) = optional_string(Some(record), "CloudTrailEvent")? else {
+        return Err(EventError::Field(
+            "field `CloudTrailEvent` is empty, expected a CloudTrail record as JSON text"
+                .to_owned(),
+        ));
+    };
+    let fields = match parse_record_fields(&text) {
+        Ok(fields) => fields,
+        Err(EventError::Syntax(error)) => {
+            return Err(EventError::Field(format!(
+                "field `CloudTrailEvent` is not valid JSON text: {error}"
+            )))
+        }
+        Err(EventError::NotObject(found)) => {
+            return Err(EventError::Field(format!(
+                "field `CloudTrailEvent` contains {found}, expected a JSON object"
+            )))
+        }
+        Err(EventError::Field(message)) => {
+            return Err(EventError::Field(format!(
+                "field `CloudTrailEvent`: {message}"
+            )))
+        }
+    };
+    let mut event = parse_cloudtrail_record(&fields).map_err(|error| match error {
+        EventError::Field(message) => {
+            EventError::Field(format!("field `CloudTrailEvent`: {message}"))
         }
         other => other,
     })?;
+    event.raw = text;
+    Ok(event)
+}
+
+/// Builds the event of a CloudTrail record from its fields, leaving [`Event::raw`] empty for the
+/// caller to fill.
+fn parse_cloudtrail_record(fields: &RecordFields<'_>) -> Result<Event, EventError> {
+    let event_id = required_string(fields.event_id, "eventID")?;
     let event_time = parse_event_time(&required_string(fields.event_time, "eventTime")?)?;
     let event_name = required_string(fields.event_name, "eventName")?;
     let event_source = required_string(fields.event_source, "eventSource")?;
@@ -167,7 +236,7 @@ pub(crate) fn parse_event(raw: String) -> Result<Event, EventError> {
         account_id: identity.account_id.or(recipient_account_id),
         error_code,
         resource,
-        raw,
+        raw: String::new(),
     })
 }
 
@@ -255,7 +324,7 @@ fn parse_event_time(text: &str) -> Result<DateTime<Utc>, EventError> {
     Err(EventError::Field(message))
 }
 
-fn required_string(raw: Option<&RawValue>, path: &str) -> Result<String, EventError> {
+pub(crate) fn required_string(raw: Option<&RawValue>, path: &str) -> Result<String, EventError> {
     match optional_string(raw, path)? {
         Some(value) => Ok(value),
         None if raw.is_some_and(|raw| raw.get() != "null") => Err(EventError::Field(format!(
@@ -268,7 +337,10 @@ fn required_string(raw: Option<&RawValue>, path: &str) -> Result<String, EventEr
 }
 
 /// Parses a string field, mapping a missing key, `null` and `""` to `None`.
-fn optional_string(raw: Option<&RawValue>, path: &str) -> Result<Option<String>, EventError> {
+pub(crate) fn optional_string(
+    raw: Option<&RawValue>,
+    path: &str,
+) -> Result<Option<String>, EventError> {
     let Some(raw) = raw else {
         return Ok(None);
     };
@@ -288,7 +360,7 @@ fn optional_string(raw: Option<&RawValue>, path: &str) -> Result<Option<String>,
 }
 
 /// Parses an object field into `T`, mapping a missing key and `null` to `None`.
-fn object_field<'a, T: Deserialize<'a>>(
+pub(crate) fn object_field<'a, T: Deserialize<'a>>(
     raw: Option<&'a RawValue>,
     path: &str,
 ) -> Result<Option<T>, EventError> {
@@ -515,15 +587,67 @@ mod tests {
     }
 
     #[test]
-    fn lookup_events_line_gets_hint() {
-        let message = field_error(
-            r#"{"EventId":"e","EventName":"X","CloudTrailEvent":"{\"eventID\":\"e\"}"}"#,
+    fn lookup_events_entry_reads_inner_record() {
+        let inner = serde_json::to_string(IAM_USER_EVENT).unwrap();
+        let text = format!(
+            r#"{{"EventId":"e-1","EventName":"CreateAccessKey","CloudTrailEvent":{inner}}}"#
         );
-        assert!(
-            message.starts_with("missing required field `eventID`"),
-            "{message}"
-        );
-        assert!(message.contains("lookup-events"), "{message}");
+        let event = parse(&text).unwrap();
+        assert_eq!(event, parse(IAM_USER_EVENT).unwrap());
+        assert_eq!(event.raw, IAM_USER_EVENT);
+    }
+
+    #[test]
+    fn lookup_events_entry_errors() {
+        let cases = [
+            (
+                r#"{"EventId":"e","CloudTrailEvent":7}"#,
+                "field `CloudTrailEvent` is a number, expected a string",
+            ),
+            (
+                r#"{"EventId":"e","CloudTrailEvent":""}"#,
+                "field `CloudTrailEvent` is empty, expected a CloudTrail record as JSON text",
+            ),
+            (
+                r#"{"EventId":"e","CloudTrailEvent":"[1]"}"#,
+                "field `CloudTrailEvent` contains an array, expected a JSON object",
+            ),
+            (
+                r#"{"EventId":"e","CloudTrailEvent":"{\"eventID\":"}"#,
+                "field `CloudTrailEvent` is not valid JSON text: EOF while parsing a value at line 1 column 11",
+            ),
+            (
+                r#"{"EventId":"e","CloudTrailEvent":"{\"eventID\":\"e\"}"}"#,
+                "field `CloudTrailEvent`: missing required field `eventTime`",
+            ),
+            (
+                r#"{"EventId":"e","CloudTrailEvent":"{\"eventID\":\"e\",\"eventTime\":\"2023-07-10T12:00:00\",\"eventName\":\"X\",\"eventSource\":\"s\"}"}"#,
+                "field `CloudTrailEvent`: field `eventTime` has no time zone: \"2023-07-10T12:00:00\", \
+                 expected RFC 3339 with a zone such as 2023-07-10T11:47:39Z",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(field_error(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn trace_keys_select_cts() {
+        let event = parse(
+            r#"{"trace_id":"t-1","trace_name":"deleteVolume","service_type":"EVS","time":1718778778419}"#,
+        )
+        .unwrap();
+        assert_eq!(event.event_id, "t-1");
+        assert_eq!(event.event_source, "EVS");
+    }
+
+    #[test]
+    fn event_id_wins_over_trace_keys() {
+        let event = parse(
+            r#"{"eventID":"e","eventTime":"2023-07-10T12:00:00Z","eventName":"X","eventSource":"s","trace_id":"t"}"#,
+        )
+        .unwrap();
+        assert_eq!(event.event_id, "e");
     }
 
     #[test]

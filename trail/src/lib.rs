@@ -1,7 +1,9 @@
-//! Reading and classification of AWS CloudTrail audit logs for Rekey cases.
+//! Reading and classification of AWS CloudTrail and Huawei Cloud Trace Service (CTS) audit logs
+//! for Rekey cases.
 //!
-//! [`read_events`] streams the events of one log file, plain or gzip-compressed, in the
-//! `{"Records":[...]}` form that CloudTrail delivers to S3 or with one event per line.
+//! [`read_events`] streams the events of one log file, plain or gzip-compressed: the
+//! `{"Records":[...]}` form that CloudTrail delivers to S3, `aws cloudtrail lookup-events`
+//! output, CTS traces, JSON arrays of events, or one event per line. See [`Form`].
 //! [`CredentialMatcher`] selects the events that a case's leaked credentials made after the
 //! compromise time, and [`classify`] maps an event name to the [`Rule`] that makes it an
 //! eradication finding.
@@ -35,13 +37,22 @@
 //! assert_eq!(findings, [(7, "access-key-creation", Some("backdoor".to_owned()))]);
 //! ```
 
+mod affected;
+mod archive;
+mod cts;
+mod derive;
 mod event;
 mod matcher;
 mod read;
 mod resource;
 mod rules;
+mod ruleset;
 
+pub use affected::{affected_resources, MAX_AFFECTED_RESOURCES};
+pub use archive::{is_skipped, is_zip, read_zip, trail_files_in};
+pub use derive::{derived_credentials, DerivedCredential, DerivedKind, DerivedPrincipal};
 pub use event::Event;
 pub use matcher::{CaseCredential, CredentialMatcher};
 pub use read::{read_events, FileSummary, Form, ReadError, ReadFailure};
-pub use rules::{classify, FindingCategory, Rule, RULES};
+pub use rules::{classify, classify_event, FindingCategory, Rule, FAILED_CALL_RULE, RULES};
+pub use ruleset::{OwnedRule, Provider, RuleSet};

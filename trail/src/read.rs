@@ -1,4 +1,5 @@
-//! Streaming reader for CloudTrail log files in the `{"Records":[...]}` form or one event per line.
+//! Streaming reader for CloudTrail and CTS files: wrapper objects such as `{"Records":[...]}`,
+//! JSON arrays, concatenated objects, and one event per line.
 
 use std::cell::Cell;
 use std::fmt;
@@ -6,6 +7,7 @@ use std::io::{self, BufRead, BufReader, Cursor, Read};
 
 use flate2::bufread::MultiGzDecoder;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::event::{message_without_position, parse_event, Event, EventError};
@@ -46,20 +48,37 @@ impl fmt::Display for ReadError {
 
 impl std::error::Error for ReadError {}
 
-/// Layout of a CloudTrail file.
+/// Keys of a wrapper object whose array value holds the events. Other keys are skipped.
+/// `Records` is the file CloudTrail delivers to S3, `Events` the output of
+/// `aws cloudtrail lookup-events`, and `traces` the response of the CTS trace query API.
+const EVENT_ARRAY_KEYS: [&str; 3] = ["Records", "Events", "traces"];
+
+/// First keys that mark a wrapper object rather than an event. The CTS query API puts
+/// `meta_data` before `traces`.
+const WRAPPER_FIRST_KEYS: [&[u8]; 4] = [b"Records", b"Events", b"traces", b"meta_data"];
+
+/// Layout of a trail file. Each event in it may be a CloudTrail record, a `lookup-events` entry
+/// or a CTS trace, whatever the layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Form {
-    /// One or more `{"Records":[...]}` objects, the form CloudTrail delivers to S3.
+    /// One or more wrapper objects with the events in a `Records`, `Events` or `traces` array.
     Records,
+    /// One or more top-level JSON arrays of events.
+    Array,
+    /// Event objects one after another, each spread over several lines, such as a single
+    /// pretty-printed CTS trace.
+    Objects,
     /// One JSON event object per line (NDJSON). An empty or blank file also reads as this form.
     Lines,
 }
 
 impl Form {
-    /// Returns the lowercase name, `records` or `lines`.
+    /// Returns the lowercase name: `records`, `array`, `objects` or `lines`.
     pub fn as_str(self) -> &'static str {
         match self {
             Form::Records => "records",
+            Form::Array => "array",
+            Form::Objects => "objects",
             Form::Lines => "lines",
         }
     }
@@ -112,9 +131,14 @@ impl<E> From<ReadError> for ReadFailure<E> {
 ///
 /// The file may be gzip-compressed, detected by its magic bytes, not by its name. Concatenated
 /// gzip members are read as one stream. Decompression and an optional UTF-8 byte order mark are
-/// followed by the form detection. A file whose first JSON value is an object with `"Records"`
-/// as its first key is read in the [`Form::Records`] form. Any other file that starts with `{`
-/// is read as one event per line. An empty file has zero events.
+/// followed by the form detection, from the first bytes of content:
+/// - an object whose first key is `Records`, `Events`, `traces` or `meta_data` is a wrapper,
+///   read in the [`Form::Records`] form;
+/// - a `[` starts the [`Form::Array`] form;
+/// - any other object with a line break before its first key is read in the [`Form::Objects`]
+///   form, and without one as one event per line ([`Form::Lines`]).
+///
+/// An empty file has zero events. Each event is parsed by its own keys: see [`Event`].
 ///
 /// Events are parsed one at a time, so memory stays bounded by the largest single event (or
 /// line), not by the file size. Events before an error have already been passed to `on_event`.
@@ -122,8 +146,9 @@ impl<E> From<ReadError> for ReadFailure<E> {
 ///
 /// # Errors
 /// `ReadFailure::Read` for an I/O or gzip error, invalid or truncated JSON, content that is not a
-/// CloudTrail file, and an event that lacks `eventID`, `eventTime`, `eventName` or
-/// `eventSource`, has an `eventTime` without a time zone, or has a field of the wrong type.
+/// trail file, and an event that lacks a required field (`eventID`, `eventTime`, `eventName` and
+/// `eventSource` of a CloudTrail record, or `trace_id`, `time`, `trace_name` and `service_type`
+/// of a CTS trace), has a time without a zone, or has a field of the wrong type.
 /// The error names the field and gives the line and column where the event starts.
 pub fn read_events<R: Read, E>(
     file_name: &str,
@@ -169,8 +194,10 @@ fn read_decoded<B: BufRead, E>(
     let form = match sniffed.kind {
         Sniffed::Empty => return Ok((0, Form::Lines)),
         Sniffed::Records => Form::Records,
+        Sniffed::Array => Form::Array,
+        Sniffed::Objects => Form::Objects,
         Sniffed::Lines => Form::Lines,
-        rejected => {
+        Sniffed::NotJson => {
             let whitespace = sniffed
                 .head
                 .iter()
@@ -181,7 +208,7 @@ fn read_decoded<B: BufRead, E>(
                 file: file_name.to_owned(),
                 line: Some(position.line),
                 column: Some(position.column + 1),
-                message: rejected.message(&sniffed.head[whitespace..]),
+                message: not_json_message(&sniffed.head[whitespace..]),
             }
             .into());
         }
@@ -196,8 +223,8 @@ fn read_decoded<B: BufRead, E>(
         events: 0,
     };
     let events = match form {
-        Form::Records => reader.read_records(input, on_event)?,
         Form::Lines => reader.read_lines(input, on_event)?,
+        _ => reader.read_values(form, input, on_event)?,
     };
     Ok((events, form))
 }
@@ -206,38 +233,24 @@ fn read_decoded<B: BufRead, E>(
 enum Sniffed {
     Empty,
     Records,
-    Lines,
     Array,
-    LookupEventsOutput,
+    Objects,
+    Lines,
     NotJson,
 }
 
-impl Sniffed {
-    /// Returns the error message for a rejected file, given the bytes that detection read after
-    /// leading whitespace.
-    fn message(&self, content: &[u8]) -> String {
-        const EXPECTED: &str = "expected a CloudTrail file: a JSON {\"Records\":[...]} object \
-                                or one JSON event object per line";
-        match self {
-            Sniffed::Array => format!(
-                "file is a JSON array, {EXPECTED}. Convert it with jq -c '.[]' for one event \
-                 per line"
-            ),
-            Sniffed::LookupEventsOutput => format!(
-                "file looks like `aws cloudtrail lookup-events` output (its first key is \
-                 \"Events\"), {EXPECTED}. Extract the records with jq -c \
-                 '.Events[].CloudTrailEvent | fromjson'"
-            ),
-            _ => {
-                let found = match content.first() {
-                    Some(b'P') => "'P'. If this is a zip archive, extract it first".to_owned(),
-                    Some(&byte) => describe_byte(byte),
-                    None => "nothing".to_owned(),
-                };
-                format!("not a CloudTrail file: {EXPECTED}, found {found}")
-            }
-        }
-    }
+/// Returns the error message for content that is not JSON, given the bytes that detection read
+/// after leading whitespace.
+fn not_json_message(content: &[u8]) -> String {
+    let found = match content.first() {
+        Some(b'P') => "'P'. If this is a zip archive, extract it first".to_owned(),
+        Some(&byte) => describe_byte(byte),
+        None => "nothing".to_owned(),
+    };
+    format!(
+        "not a trail file: expected CloudTrail or CTS events as JSON (a {{\"Records\":[...]}} \
+         object, an array, or one event per line), found {found}"
+    )
 }
 
 struct Sniff {
@@ -279,16 +292,26 @@ fn sniff<B: BufRead>(input: &mut B) -> io::Result<Sniff> {
 }
 
 /// Reads the first key of an object whose `{` is already in `head`.
+///
+/// A JSON text on one line never contains a raw line break, so a line break before the first key
+/// means that the object spans several lines and the file is not one event per line.
 fn sniff_first_key<B: BufRead>(input: &mut B, head: &mut Vec<u8>) -> io::Result<Sniffed> {
     // Longer than any key that detection looks for.
     const MAX_KEY_LENGTH: usize = 16;
 
+    let mut multiline = false;
     let mut byte = next_byte(input, head)?;
     while byte.is_some_and(is_json_whitespace) && head.len() < SNIFF_LIMIT {
+        multiline |= byte == Some(b'\n');
         byte = next_byte(input, head)?;
     }
+    let event_form = if multiline {
+        Sniffed::Objects
+    } else {
+        Sniffed::Lines
+    };
     if byte != Some(b'"') {
-        return Ok(Sniffed::Lines);
+        return Ok(event_form);
     }
 
     let key_start = head.len();
@@ -296,15 +319,15 @@ fn sniff_first_key<B: BufRead>(input: &mut B, head: &mut Vec<u8>) -> io::Result<
         match next_byte(input, head)? {
             Some(b'"') => break,
             Some(_) if head.len() - key_start <= MAX_KEY_LENGTH => {}
-            _ => return Ok(Sniffed::Lines),
+            _ => return Ok(event_form),
         }
     }
     let key = &head[key_start..head.len() - 1];
-    Ok(match key {
-        b"Records" => Sniffed::Records,
-        b"Events" => Sniffed::LookupEventsOutput,
-        _ => Sniffed::Lines,
-    })
+    if WRAPPER_FIRST_KEYS.contains(&key) {
+        Ok(Sniffed::Records)
+    } else {
+        Ok(event_form)
+    }
 }
 
 fn next_byte<B: BufRead>(input: &mut B, head: &mut Vec<u8>) -> io::Result<Option<u8>> {
@@ -508,9 +531,11 @@ impl Reader<'_> {
         }
     }
 
-    /// Reads one or more `{"Records":[...]}` objects, one element at a time.
-    fn read_records<B: BufRead, E>(
+    /// Reads the top-level JSON values of a file in the [`Form::Records`], [`Form::Array`] or
+    /// [`Form::Objects`] form, one event at a time.
+    fn read_values<B: BufRead, E>(
         self,
+        form: Form,
         input: B,
         on_event: &mut impl FnMut(Event) -> Result<(), E>,
     ) -> Result<u64, ReadFailure<E>> {
@@ -529,6 +554,11 @@ impl Reader<'_> {
             on_event,
             stop: None,
         };
+        let (opener, expected) = match form {
+            Form::Array => (b'[', "another JSON array of events"),
+            Form::Objects => (b'{', "another event object"),
+            _ => (b'{', "another {\"Records\":[...]} object"),
+        };
 
         loop {
             let next = input.peek_after_whitespace().map_err(|error| {
@@ -540,38 +570,51 @@ impl Reader<'_> {
                     offset,
                 )
             })?;
-            let object_start = tracking.position.get();
+            let value_start = tracking.position.get();
+            let position = (value_start.line, value_start.column + 1);
             match next {
                 None => return Ok(records.reader.events),
-                Some(b'{') => {}
+                Some(byte) if byte == opener => {}
                 Some(byte) => {
                     let message = format!(
-                        "expected another {{\"Records\":[...]}} object or the end of the file, \
-                         found {}",
+                        "expected {expected} or the end of the file, found {}",
                         describe_byte(byte)
                     );
-                    let position = (object_start.line, object_start.column + 1);
                     return Err(records.reader.error(Some(position), message).into());
                 }
             }
 
-            // A fresh deserializer for each object, because serde_json's `end` would reject the
-            // next object as trailing characters. It stops right after the object's closing `}`.
+            // A fresh deserializer for each value, because serde_json's `end` would reject the
+            // next value as trailing characters. It stops right after the value's last byte.
             let mut deserializer = serde_json::Deserializer::from_reader(&mut input);
-            let result = de::Deserializer::deserialize_map(
-                &mut deserializer,
-                RecordsObjectVisitor {
-                    records: &mut records,
-                },
-            );
+            let result = match form {
+                Form::Array => de::Deserializer::deserialize_seq(
+                    &mut deserializer,
+                    RecordsArraySeed {
+                        records: &mut records,
+                    },
+                )
+                .map(|()| true),
+                Form::Objects => {
+                    tracking.mark_pending.set(true);
+                    Box::<RawValue>::deserialize(&mut deserializer)
+                        .and_then(|raw| records.handle_element::<serde_json::Error>(raw))
+                        .map(|()| true)
+                }
+                _ => de::Deserializer::deserialize_map(
+                    &mut deserializer,
+                    RecordsObjectVisitor {
+                        records: &mut records,
+                    },
+                ),
+            };
             match result {
                 Ok(true) => {}
                 Ok(false) => {
-                    let position = (object_start.line, object_start.column + 1);
-                    let message = "object has no \"Records\" array".to_owned();
+                    let message = "object has no Records, Events or traces array".to_owned();
                     return Err(records.reader.error(Some(position), message).into());
                 }
-                Err(error) => return Err(records.failure(error, object_start)),
+                Err(error) => return Err(records.failure(error, value_start)),
             }
         }
     }
@@ -676,7 +719,7 @@ where
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
         let mut has_records = false;
         while let Some(key) = map.next_key::<String>()? {
-            if key == "Records" {
+            if EVENT_ARRAY_KEYS.contains(&key.as_str()) {
                 has_records = true;
                 map.next_value_seed(RecordsArraySeed {
                     records: &mut *self.records,

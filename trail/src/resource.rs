@@ -10,7 +10,7 @@ use crate::event::parse_lenient;
 /// `requestParameters` keys that name the resource of a call, in order of preference.
 /// Identity keys come first because an IAM call such as `AttachUserPolicy` changes the user,
 /// not the policy.
-const REQUEST_KEYS: &[&str] = &[
+pub(crate) const REQUEST_KEYS: &[&str] = &[
     // IAM and STS
     "userName",
     "roleName",
@@ -82,10 +82,10 @@ pub(crate) fn find_resource(
 
 /// Suffixes of `requestParameters` keys that name a resource in most AWS APIs, such as `vpcId`,
 /// `trustAnchorId` or `clusterArn`. They are tried when no key of [`REQUEST_KEYS`] is present.
-const REQUEST_KEY_SUFFIXES: &[&str] = &["Id", "Ids", "Arn", "Identifier", "Name"];
+pub(crate) const REQUEST_KEY_SUFFIXES: &[&str] = &["Id", "Ids", "Arn", "Identifier", "Name"];
 
 /// Keys that match [`REQUEST_KEY_SUFFIXES`] but name a detail of the call, not a resource.
-const NOT_RESOURCE_KEYS: &[&str] = &["attributeName", "roleSessionName", "statementId"];
+pub(crate) const NOT_RESOURCE_KEYS: &[&str] = &["attributeName", "roleSessionName", "statementId"];
 
 fn resource_from_request(parameters: &Map<String, Value>) -> Option<String> {
     let known = REQUEST_KEYS.iter().find_map(|&key| {

@@ -1,6 +1,9 @@
 //! Built-in rules that turn sensitive API calls into eradication findings.
 
+use std::borrow::Cow;
 use std::fmt;
+
+use crate::event::Event;
 
 /// Kind of change or access that a finding reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -12,10 +15,12 @@ pub enum FindingCategory {
     ResourceDeletion,
     ResourceModification,
     DefenceEvasion,
+    /// Probing of permissions and resources, such as calls rejected with `AccessDenied`.
+    Reconnaissance,
 }
 
 impl FindingCategory {
-    pub const ALL: [FindingCategory; 7] = [
+    pub const ALL: [FindingCategory; 8] = [
         FindingCategory::DataAccess,
         FindingCategory::ResourceCreation,
         FindingCategory::PermissionChange,
@@ -23,7 +28,29 @@ impl FindingCategory {
         FindingCategory::ResourceDeletion,
         FindingCategory::ResourceModification,
         FindingCategory::DefenceEvasion,
+        FindingCategory::Reconnaissance,
     ];
+
+    /// Parses the name that [`FindingCategory::as_str`] returns.
+    pub fn parse(name: &str) -> Option<FindingCategory> {
+        FindingCategory::ALL
+            .into_iter()
+            .find(|category| category.as_str() == name)
+    }
+
+    /// Returns the severity of a built-in rule of this category: `high`, `medium` or `low`.
+    pub fn default_severity(self) -> &'static str {
+        match self {
+            FindingCategory::DataAccess
+            | FindingCategory::PermissionChange
+            | FindingCategory::CredentialCreation
+            | FindingCategory::DefenceEvasion => "high",
+            FindingCategory::ResourceCreation
+            | FindingCategory::ResourceDeletion
+            | FindingCategory::ResourceModification => "medium",
+            FindingCategory::Reconnaissance => "low",
+        }
+    }
 
     /// Returns the snake_case name, e.g. `credential_creation`.
     pub fn as_str(self) -> &'static str {
@@ -35,6 +62,7 @@ impl FindingCategory {
             FindingCategory::ResourceDeletion => "resource_deletion",
             FindingCategory::ResourceModification => "resource_modification",
             FindingCategory::DefenceEvasion => "defence_evasion",
+            FindingCategory::Reconnaissance => "reconnaissance",
         }
     }
 }
@@ -57,17 +85,38 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Checks whether one of the rule's patterns matches `event_name`, case-sensitively.
+    /// Checks whether one of the rule's patterns matches `event_name`, case-sensitively except
+    /// for a lowercase first letter, which is compared as uppercase. CTS trace names such as
+    /// `createServer` thereby match the same patterns as CloudTrail's `CreateServer`.
     ///
     /// A pattern that starts with `*`, such as `*Image*`, does not match names with a read-only
     /// prefix (Describe, Get, List, Head, Lookup, Search, BatchGet, Check, Simulate),
     /// so that it flags `CreateImage` but not `DescribeImages`.
     pub fn matches(&self, event_name: &str) -> bool {
-        let read_only = is_read_only(event_name);
-        self.patterns.iter().any(|pattern| {
-            !(read_only && pattern.starts_with('*')) && wildcard_match(pattern, event_name)
-        })
+        let event_name = normalize_event_name(event_name);
+        self.patterns
+            .iter()
+            .any(|pattern| pattern_matches(pattern, &event_name))
     }
+}
+
+/// Returns the event name with a lowercase first letter made uppercase, as [`Rule::matches`]
+/// compares it.
+pub(crate) fn normalize_event_name(event_name: &str) -> Cow<'_, str> {
+    match event_name.as_bytes().first() {
+        Some(first) if first.is_ascii_lowercase() => Cow::Owned(format!(
+            "{}{}",
+            first.to_ascii_uppercase() as char,
+            &event_name[1..]
+        )),
+        _ => Cow::Borrowed(event_name),
+    }
+}
+
+/// Matches one pattern against a name from [`normalize_event_name`], as [`Rule::matches`] does.
+pub(crate) fn pattern_matches(pattern: &str, normalized_name: &str) -> bool {
+    !(pattern.starts_with('*') && is_read_only(normalized_name))
+        && wildcard_match(pattern, normalized_name)
 }
 
 const READ_ONLY_PREFIXES: &[&str] = &[
@@ -299,6 +348,22 @@ pub static RULES: &[Rule] = &[
             "DownloadDBLogFilePortion",
         ],
     },
+    // Reconnaissance: the calls a holder of a stolen key makes first, to learn whose key it is
+    // and what it may do. Other read-only calls stay trail events without findings.
+    Rule {
+        name: "permission-discovery",
+        category: FindingCategory::Reconnaissance,
+        patterns: &[
+            "GetCallerIdentity",
+            "GetAccountAuthorizationDetails",
+            "GetAccountSummary",
+            "ListAttachedUserPolicies",
+            "ListUserPolicies",
+            "ListAttachedRolePolicies",
+            "ListRolePolicies",
+            "SimulatePrincipalPolicy",
+        ],
+    },
     // Code execution on existing resources.
     Rule {
         name: "instance-command",
@@ -389,10 +454,25 @@ pub static RULES: &[Rule] = &[
     },
 ];
 
+/// Rule for a failed call that no rule in [`RULES`] covers. A caller that tries read-only calls
+/// it may not make, such as `ListUsers` rejected with `AccessDenied`, is probing its permissions.
+pub static FAILED_CALL_RULE: Rule = Rule {
+    name: "failed-call",
+    category: FindingCategory::Reconnaissance,
+    patterns: &["*"],
+};
+
 /// Returns the first rule in [`RULES`] that matches the event name, or `None` for calls that
 /// no rule covers, such as the read-only `DescribeInstances` or `ListBuckets`.
 pub fn classify(event_name: &str) -> Option<&'static Rule> {
     RULES.iter().find(|rule| rule.matches(event_name))
+}
+
+/// Returns the rule that makes `event` a finding: the one [`classify`] returns for its name, else
+/// [`FAILED_CALL_RULE`] when the call failed. A failed call is an attempt, and it is a finding
+/// whichever rule applies, because it shows what the attacker tried.
+pub fn classify_event(event: &Event) -> Option<&'static Rule> {
+    classify(&event.event_name).or_else(|| event.error_code.as_ref().map(|_| &FAILED_CALL_RULE))
 }
 
 /// Matches `text` against a pattern where `*` stands for any run of characters.
@@ -618,7 +698,10 @@ mod tests {
             ("DescribeInstances", None),
             ("DescribeImages", None),
             ("ListBuckets", None),
-            ("GetCallerIdentity", None),
+            (
+                "GetCallerIdentity",
+                Some(("permission-discovery", Reconnaissance)),
+            ),
             ("GetSAMLProvider", None),
             ("ListOpenIDConnectProviders", None),
             ("ConsoleLogin", None),
@@ -627,6 +710,55 @@ mod tests {
         for &(event_name, expected) in cases {
             let actual = classify(event_name).map(|rule| (rule.name, rule.category));
             assert_eq!(actual, expected, "{event_name}");
+        }
+    }
+
+    fn event_named(name: &str, error_code: Option<&str>) -> Event {
+        Event {
+            event_id: "e".to_owned(),
+            event_time: chrono::DateTime::UNIX_EPOCH,
+            event_name: name.to_owned(),
+            event_source: "iam.amazonaws.com".to_owned(),
+            region: None,
+            source_ip: None,
+            user_agent: None,
+            access_key_id: None,
+            principal_name: None,
+            principal_arn: None,
+            account_id: None,
+            error_code: error_code.map(str::to_owned),
+            resource: None,
+            raw: String::new(),
+        }
+    }
+
+    #[test]
+    fn failed_calls_classified() {
+        let cases = [
+            ("ListUsers", None, None),
+            ("ListUsers", Some("AccessDenied"), Some("failed-call")),
+            ("CreateUser", None, Some("user-creation")),
+            ("CreateUser", Some("AccessDenied"), Some("user-creation")),
+        ];
+        for (name, error_code, expected) in cases {
+            let event = event_named(name, error_code);
+            let rule = classify_event(&event).map(|rule| rule.name);
+            assert_eq!(rule, expected, "{name} {error_code:?}");
+        }
+        let rule = classify_event(&event_named("ListRoles", Some("AccessDenied")));
+        assert_eq!(rule.unwrap().category, FindingCategory::Reconnaissance);
+    }
+
+    #[test]
+    fn cts_camel_case_names_classified() {
+        let cases = [
+            ("createServer", Some("resource-creation")),
+            ("deleteVolume", Some("resource-deletion")),
+            ("listServers", None),
+            ("login", None),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(classify(name).map(|rule| rule.name), expected, "{name}");
         }
     }
 
@@ -685,7 +817,8 @@ mod tests {
                 "credential_creation",
                 "resource_deletion",
                 "resource_modification",
-                "defence_evasion"
+                "defence_evasion",
+                "reconnaissance"
             ]
         );
     }

@@ -203,6 +203,7 @@ wire_enum!(
         ResourceDeletion = "resource_deletion", "Resource deletion";
         ResourceModification = "resource_modification", "Resource modification";
         DefenceEvasion = "defence_evasion", "Defence evasion";
+        Reconnaissance = "reconnaissance", "Reconnaissance";
     }
 );
 

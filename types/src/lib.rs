@@ -10,11 +10,13 @@ use serde::{Deserialize, Serialize};
 mod access;
 #[macro_use]
 mod enums;
+mod trail;
 mod validate;
 mod workflow;
 
 pub use access::*;
 pub use enums::*;
+pub use trail::*;
 pub use validate::*;
 pub use workflow::*;
 
@@ -187,6 +189,13 @@ pub struct Credential {
     pub notes: String,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+    /// Credential whose call created this one, for a credential found in the trail.
+    #[serde(default)]
+    pub derived_from: Option<i64>,
+    /// Whether Rekey proposed this credential from the trail and nobody has confirmed it yet.
+    /// A proposed credential matches no trail event until it is confirmed.
+    #[serde(default)]
+    pub proposed: bool,
 }
 
 /// One trail import: the files of one upload or CLI run.
@@ -232,8 +241,20 @@ pub struct Finding {
     pub principal: Option<String>,
     /// Resource the call acted on, taken from its request parameters.
     pub resource: Option<String>,
+    /// Every resource the call names, `resource` first: ARNs, names and ids from its request,
+    /// response and resource list, at most 50.
+    #[serde(default)]
+    pub resources: Vec<String>,
     /// Error code of a failed call; `None` when the call succeeded.
     pub error_code: Option<String>,
+    /// Whether the call failed, so the finding records an attempt rather than a change.
+    /// It is true exactly when `error_code` is set.
+    #[serde(default)]
+    pub attempt: bool,
+    /// Severity of the rule that flagged the call: `high`, `medium` or `low`. `None` for a
+    /// finding recorded before rules had severities.
+    #[serde(default)]
+    pub severity: Option<String>,
     /// Name of the rule that flagged the call.
     pub rule: String,
     pub category: FindingCategory,

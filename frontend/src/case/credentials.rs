@@ -118,7 +118,10 @@ fn CredentialTable(credentials: Vec<Credential>) -> impl IntoView {
                     <td>{principal}</td>
                     <td><code>{credential.principal_id.unwrap_or_default()}</code></td>
                     <td><code>{credential.account_id.unwrap_or_default()}</code></td>
-                    <td>{credential.status.label()}</td>
+                    <td>
+                        {credential.status.label()}
+                        {credential.proposed.then(|| view! { <span class="proposed">" (proposed)"</span> })}
+                    </td>
                     <td class="notes">{credential.notes}</td>
                     <td>{credential.created_by} ", " <LocalTime time=credential.created_at /></td>
                 </tr>

@@ -22,24 +22,38 @@ fn FindingTable(findings: Vec<Finding>) -> impl IntoView {
     let rows = findings
         .into_iter()
         .map(|finding| {
+            // A failed call is listed as an attempt, because it shows what the attacker tried.
             let outcome = match finding.error_code {
                 None => view! { <span class="outcome-succeeded">"succeeded"</span> }.into_any(),
-                Some(code) => view! { <span class="outcome-failed">{code}</span> }.into_any(),
+                Some(code) => view! {
+                    <span class="outcome-failed">"attempt, failed: "<code>{code}</code></span>
+                }
+                .into_any(),
             };
             let service = match finding.region {
                 Some(region) => format!("{} ({region})", finding.event_source),
                 None => finding.event_source,
             };
             view! {
-                <tr class="finding" data-finding=finding.id data-event-id=finding.event_id>
+                <tr
+                    class="finding"
+                    class:attempt=finding.attempt
+                    data-finding=finding.id
+                    data-event-id=finding.event_id
+                >
                     <td><UtcTime time=finding.event_time /></td>
                     <td><code>{finding.event_name}</code></td>
                     <td>{service}</td>
                     <td>{finding.source_ip.unwrap_or_default()}</td>
-                    <td class="resource">{finding.resource.unwrap_or_default()}</td>
+                    <td class="resource" title=finding.resources.join("\n")>
+                        {finding.resource.unwrap_or_default()}
+                        {(finding.resources.len() > 1)
+                            .then(|| format!(" (+{} more)", finding.resources.len() - 1))}
+                    </td>
                     <td>{outcome}</td>
                     <td>{finding.rule}</td>
                     <td>{finding.category.label()}</td>
+                    <td class="severity">{finding.severity.unwrap_or_default()}</td>
                 </tr>
             }
         })
@@ -57,6 +71,7 @@ fn FindingTable(findings: Vec<Finding>) -> impl IntoView {
                         <th scope="col">"Outcome"</th>
                         <th scope="col">"Rule"</th>
                         <th scope="col">"Category"</th>
+                        <th scope="col">"Severity"</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>

@@ -54,9 +54,10 @@ pub fn ImportsSection(data: CaseData) -> impl IntoView {
         <section id="imports-section" aria-labelledby="imports-heading">
             <h2 id="imports-heading">"Trail imports"</h2>
             <p class="hint">
-                "Audit-log exports: CloudTrail JSON (plain or .gz) or JSON Lines. Rekey keeps the \
-                 calls made with this case's credentials from the compromise time on, and flags \
-                 the sensitive ones as findings."
+                "Audit-log exports: CloudTrail or Huawei Cloud Trace Service JSON, JSON Lines or \
+                 lookup-events output, plain, .gz or a .zip of them. Rekey keeps the calls made \
+                 with this case's credentials from the compromise time on, and flags the \
+                 sensitive ones as findings."
             </p>
             <Show when=move || data.can_write.get()>
                 <ImportForm data=data />
@@ -134,7 +135,7 @@ fn ImportForm(data: CaseData) -> impl IntoView {
                     name="files"
                     type="file"
                     multiple
-                    accept=".json,.gz,.jsonl"
+                    accept=".json,.gz,.jsonl,.zip"
                     aria-invalid=invalid
                     aria-describedby="import-status"
                     node_ref=input

@@ -8,6 +8,7 @@
 
 mod containment;
 mod credentials;
+mod derived;
 mod findings;
 mod imports;
 mod invitations;
@@ -323,6 +324,9 @@ fn CaseView(number: i64) -> impl IntoView {
                 </Show>
                 <Show when=move || data.shows("credentials")>
                     <credentials::CredentialsSection data=data />
+                    <Show when=move || data.can_write.get()>
+                        <derived::ProposedCredentialsSection data=data />
+                    </Show>
                 </Show>
                 <Show when=move || data.shows("containment")>
                     <containment::ContainmentSection data=data />

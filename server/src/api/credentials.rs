@@ -140,11 +140,14 @@ pub fn credential_from_row(row: &AnyRow) -> Result<Credential> {
         notes: row.try_get("notes")?,
         created_by: row.try_get("created_by")?,
         created_at: time_column(row, "created_at")?,
+        derived_from: row.try_get("derived_from")?,
+        proposed: row.try_get::<i64, _>("proposed")? != 0,
     })
 }
 
-const CREDENTIAL_SELECT: &str = "SELECT k.id, k.kind, k.access_key_id, k.principal_type, k.principal_name, \
-    k.principal_id, k.account_id, k.status, k.notes, k.created_at, u.display_name AS created_by \
+pub const CREDENTIAL_SELECT: &str = "SELECT k.id, k.kind, k.access_key_id, k.principal_type, k.principal_name, \
+    k.principal_id, k.account_id, k.status, k.notes, k.created_at, k.derived_from, k.proposed, \
+    u.display_name AS created_by \
     FROM credentials k JOIN users u ON u.id = k.created_by";
 
 async fn list_credentials(

@@ -172,7 +172,7 @@ async fn list_findings(
     case: CaseRef,
 ) -> Result<Json<Vec<Finding>>> {
     let rows = sqlx::query(
-        "SELECT f.id, f.rule, f.category, e.event_id, e.event_time, e.event_name, e.event_source, e.region, \
+        "SELECT f.id, f.rule, f.category, f.severity, e.event_id, e.event_time, e.event_name, e.event_source, e.region, \
          e.source_ip, e.user_agent, e.access_key_id, e.principal, e.error_code, e.resource \
          FROM findings f JOIN trail_events e ON e.id = f.trail_event_id \
          WHERE f.case_id = $1 ORDER BY e.event_time, e.id",
@@ -180,12 +180,23 @@ async fn list_findings(
     .bind(case.id)
     .fetch_all(&state.db.pool)
     .await?;
+    let resource_rows = sqlx::query("SELECT finding_id, resource FROM finding_resources WHERE case_id = $1 ORDER BY id")
+        .bind(case.id)
+        .fetch_all(&state.db.pool)
+        .await?;
+    let mut resources: HashMap<i64, Vec<String>> = HashMap::new();
+    for row in &resource_rows {
+        resources.entry(row.try_get("finding_id")?).or_default().push(row.try_get("resource")?);
+    }
     let findings = rows
         .iter()
         .map(|row| {
             let category: String = row.try_get("category")?;
+            let error_code: Option<String> = row.try_get("error_code")?;
+            let id: i64 = row.try_get("id")?;
             Ok(Finding {
-                id: row.try_get("id")?,
+                id,
+                resources: resources.remove(&id).unwrap_or_default(),
                 event_id: row.try_get("event_id")?,
                 event_time: time_column(row, "event_time")?,
                 event_name: row.try_get("event_name")?,
@@ -196,7 +207,9 @@ async fn list_findings(
                 access_key_id: row.try_get("access_key_id")?,
                 principal: row.try_get("principal")?,
                 resource: row.try_get("resource")?,
-                error_code: row.try_get("error_code")?,
+                attempt: error_code.is_some(),
+                error_code,
+                severity: row.try_get("severity")?,
                 rule: row.try_get("rule")?,
                 category: FindingCategory::parse(&category)
                     .ok_or_else(|| stored_value_error("category", &category))?,

@@ -10,12 +10,14 @@ pub mod audit;
 pub mod cases;
 pub mod containment;
 pub mod credentials;
+pub mod derived;
 pub mod impact;
 pub mod imports;
 pub mod invitations;
 pub mod members;
 pub mod playbooks;
 pub mod resources;
+pub mod rules;
 pub mod session;
 pub mod stakeholders;
 pub mod tasks;
@@ -62,6 +64,7 @@ fn routes(state: &AppState) -> Routes {
         .merge(cases::router())
         .merge(credentials::router())
         .merge(containment::router())
+        .merge(derived::router())
         .merge(imports::router(state.settings.max_upload_bytes()))
         .merge(impact::router())
         .merge(playbooks::router())
@@ -73,6 +76,7 @@ fn routes(state: &AppState) -> Routes {
         .merge(users::router())
         .merge(invitations::router())
         .merge(audit::router())
+        .merge(rules::router())
 }
 
 pub fn router(state: &AppState) -> Router<AppState> {

@@ -109,6 +109,8 @@ fn expectation(method: &Method, path: &str) -> Rule {
         }
         ("GET", "/playbooks" | "/playbooks/{id}") | ("GET" | "PUT", "/preferences") => Rule::SignedIn,
         ("POST", "/playbooks") | ("PUT", "/playbooks/{id}") => Rule::AdminOnly,
+        ("GET" | "POST", "/rules") | ("POST", "/rules/{id}/enable" | "/rules/{id}/disable") => Rule::AdminOnly,
+        ("POST", "/cases/{number}/credentials/{id}/confirm") => Rule::CaseWrite,
         _ => panic!("no authorization entry for {m} /api/v1{path}; add one to `expectation`"),
     }
 }

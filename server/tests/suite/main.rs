@@ -20,3 +20,8 @@ mod totp;
 mod timeline;
 mod trail_fixtures;
 mod workflow;
+mod trail_attempts;
+mod trail_derived;
+mod trail_forms;
+mod trail_resources;
+mod trail_rules;

@@ -222,7 +222,7 @@ fn non_json_rejected() {
     for (case, file, found) in cases {
         let error = read_error(file);
         assert!(
-            error.message.starts_with("not a CloudTrail file"),
+            error.message.starts_with("not a trail file"),
             "{case}: {error}"
         );
         assert!(error.message.contains(found), "{case}: {error}");
@@ -230,18 +230,242 @@ fn non_json_rejected() {
     }
 }
 
-#[test]
-fn json_array_rejected_with_hint() {
-    let error = read_error(format!("\n[{}]", record("a", "X")).as_bytes());
-    assert!(error.message.starts_with("file is a JSON array"), "{error}");
-    assert!(error.message.contains("jq -c '.[]'"), "{error}");
-    assert_eq!((error.line, error.column), (Some(2), Some(1)));
+fn lookup_entry(record: &str) -> String {
+    let name = serde_json::to_string(record).unwrap();
+    format!(r#"{{"EventId":"x","EventName":"X","ReadOnly":"false","CloudTrailEvent":{name}}}"#)
+}
+
+fn cts_trace(id: &str, name: &str) -> String {
+    format!(
+        r#"{{"trace_id":"{id}","trace_name":"{name}","service_type":"IAM","time":1688991665000,"user":{{"access_key_id":"HSTAEXAMPLE1","name":"alice"}},"code":200}}"#
+    )
+}
+
+/// Pretty-prints a one-line JSON object, as serde_json does, with an indent of two spaces.
+fn pretty(text: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(text).unwrap();
+    serde_json::to_string_pretty(&value).unwrap()
 }
 
 #[test]
-fn lookup_events_output_rejected_with_hint() {
-    let error = read_error(br#"{"Events":[{"EventId":"1","CloudTrailEvent":"{}"}]}"#);
-    assert!(error.message.contains("lookup-events"), "{error}");
+fn json_array_of_records() {
+    let records = [record("a", "X"), record("b", "Y")];
+    let file = format!("\n[{}]\n", records.join(",\n "));
+    let (summary, events) = read_all(file.as_bytes()).unwrap();
+    assert_eq!(summary.form, Form::Array);
+    assert_eq!(event_ids(&events), ["a", "b"]);
+    assert_eq!(events[1].raw, records[1]);
+}
+
+#[test]
+fn json_array_empty_and_concatenated() {
+    let file = format!("[] [{}]\n[{}]", record("a", "X"), record("b", "Y"));
+    let (summary, events) = read_all(file.as_bytes()).unwrap();
+    assert_eq!(summary.form, Form::Array);
+    assert_eq!(event_ids(&events), ["a", "b"]);
+}
+
+#[test]
+fn lookup_events_wrapper() {
+    let records = [record("a", "CreateUser"), record("b", "CreateAccessKey")];
+    let file = format!(
+        "{{\n  \"Events\": [{}, {}],\n  \"NextToken\": \"abc\"\n}}\n",
+        lookup_entry(&records[0]),
+        lookup_entry(&records[1])
+    );
+    let (summary, events) = read_all(file.as_bytes()).unwrap();
+    assert_eq!(summary.form, Form::Records);
+    assert_eq!(event_ids(&events), ["a", "b"]);
+    assert_eq!(events[1].raw, records[1]);
+    assert_eq!(events[0].access_key_id.as_deref(), Some("AKIAEXAMPLE1"));
+}
+
+#[test]
+fn lookup_events_lines() {
+    let file = format!(
+        "{}\n{}\n",
+        lookup_entry(&record("a", "X")),
+        lookup_entry(&record("b", "Y"))
+    );
+    let (summary, events) = read_all(file.as_bytes()).unwrap();
+    assert_eq!(summary.form, Form::Lines);
+    assert_eq!(event_ids(&events), ["a", "b"]);
+}
+
+#[test]
+fn lookup_events_array() {
+    let file = format!("[{}]", lookup_entry(&record("a", "X")));
+    let (summary, events) = read_all(file.as_bytes()).unwrap();
+    assert_eq!(summary.form, Form::Array);
+    assert_eq!(event_ids(&events), ["a"]);
+}
+
+#[test]
+fn cts_single_pretty_trace() {
+    let file = pretty(&cts_trace("t-1", "createUser"));
+    let (summary, events) = read_all(file.as_bytes()).unwrap();
+    assert_eq!(summary.form, Form::Objects);
+    assert_eq!(event_ids(&events), ["t-1"]);
+    assert_eq!(events[0].event_name, "createUser");
+    assert_eq!(events[0].access_key_id.as_deref(), Some("HSTAEXAMPLE1"));
+    assert_eq!(events[0].raw, file);
+}
+
+#[test]
+fn cts_concatenated_pretty_traces() {
+    let file = format!(
+        "{}\n{}\n",
+        pretty(&cts_trace("t-1", "createUser")),
+        pretty(&cts_trace("t-2", "deleteUser"))
+    );
+    let (summary, events) = read_all(file.as_bytes()).unwrap();
+    assert_eq!(summary.form, Form::Objects);
+    assert_eq!(event_ids(&events), ["t-1", "t-2"]);
+}
+
+#[test]
+fn cts_lines_array_and_query_response() {
+    let traces = [cts_trace("t-1", "createUser"), cts_trace("t-2", "login")];
+    let cases = [
+        (
+            "lines",
+            format!("{}\n{}\n", traces[0], traces[1]),
+            Form::Lines,
+        ),
+        (
+            "array",
+            format!("[{},{}]", traces[0], traces[1]),
+            Form::Array,
+        ),
+        (
+            "query response",
+            format!(
+                r#"{{"meta_data":{{"count":2,"marker":"t-2"}},"traces":[{},{}]}}"#,
+                traces[0], traces[1]
+            ),
+            Form::Records,
+        ),
+        (
+            "pretty query response",
+            pretty(&format!(
+                r#"{{"meta_data":{{"count":2}},"traces":[{},{}]}}"#,
+                traces[0], traces[1]
+            )),
+            Form::Records,
+        ),
+    ];
+    for (case, file, form) in cases {
+        let (summary, events) = read_all(file.as_bytes()).unwrap();
+        assert_eq!(summary.form, form, "{case}");
+        assert_eq!(event_ids(&events), ["t-1", "t-2"], "{case}");
+    }
+}
+
+#[test]
+fn cloudtrail_and_cts_mixed() {
+    let file = format!("[{},{}]", record("a", "X"), cts_trace("t-1", "login"));
+    let (_, events) = read_all(file.as_bytes()).unwrap();
+    assert_eq!(event_ids(&events), ["a", "t-1"]);
+}
+
+#[test]
+fn gzip_of_every_form() {
+    let cases = [
+        ("array", format!("[{}]", record("a", "X")), Form::Array),
+        (
+            "lookup-events",
+            format!(r#"{{"Events":[{}]}}"#, lookup_entry(&record("a", "X"))),
+            Form::Records,
+        ),
+        ("cts trace", pretty(&cts_trace("a", "login")), Form::Objects),
+        (
+            "cts lines",
+            format!("{}\n", cts_trace("a", "login")),
+            Form::Lines,
+        ),
+    ];
+    for (case, file, form) in cases {
+        let (summary, events) = read_all(&gzip(file.as_bytes())).unwrap();
+        assert!(summary.gzip, "{case}");
+        assert_eq!(summary.form, form, "{case}");
+        assert_eq!(event_ids(&events), ["a"], "{case}");
+    }
+}
+
+#[test]
+fn array_and_objects_errors_table() {
+    let cases = [
+        (
+            "array then object",
+            format!("[{}]\n{{}}", record("a", "X")),
+            (2, 1),
+            "expected another JSON array of events or the end of the file, found '{'".to_owned(),
+        ),
+        (
+            "array element not an object",
+            format!("[{}, 5]", record("a", "X")),
+            (1, record("a", "X").len() as u64 + 4),
+            "event 2 is a number, expected a JSON object".to_owned(),
+        ),
+        (
+            "object then text",
+            format!("{}\nxyz", pretty(&cts_trace("t", "n"))),
+            (pretty(&cts_trace("t", "n")).lines().count() as u64 + 1, 1),
+            "expected another event object or the end of the file, found 'x'".to_owned(),
+        ),
+        (
+            "second pretty trace lacks time",
+            format!(
+                "{}\n{{\n  \"trace_id\": \"t2\", \"trace_name\": \"n\", \"service_type\": \"S\"\n}}",
+                pretty(&cts_trace("t", "n"))
+            ),
+            (pretty(&cts_trace("t", "n")).lines().count() as u64 + 1, 1),
+            "event 2: missing required field `time`".to_owned(),
+        ),
+        (
+            "cts line with zone-less time",
+            r#"{"trace_id":"t","trace_name":"n","service_type":"S","time":"2016/12/08 11:07:28"}"#
+                .to_owned(),
+            (1, 1),
+            "field `time` has no time zone: \"2016/12/08 11:07:28\", expected epoch milliseconds \
+             or a zone such as 2016/12/08 11:07:28 GMT+08:00"
+                .to_owned(),
+        ),
+        (
+            "wrapper without events",
+            r#"{"meta_data":{"count":0}}"#.to_owned(),
+            (1, 1),
+            "object has no Records, Events or traces array".to_owned(),
+        ),
+    ];
+    for (case, file, (line, column), message) in cases {
+        let error = read_error(file.as_bytes());
+        assert_eq!(error.message, message, "{case}");
+        assert_eq!(error.line, Some(line), "{case}");
+        assert_eq!(error.column, Some(column), "{case}");
+    }
+}
+
+#[test]
+fn truncated_array_and_pretty_trace() {
+    let cases = [
+        (
+            "array",
+            format!("[{}, {}", record("a", "X"), record("b", "Y")),
+        ),
+        ("pretty trace", {
+            let text = pretty(&cts_trace("t", "n"));
+            text[..text.len() - 3].to_owned()
+        }),
+    ];
+    for (case, file) in cases {
+        let error = read_error(file.as_bytes());
+        assert!(
+            error.message.starts_with("file is truncated"),
+            "{case}: {error}"
+        );
+        assert!(error.line.is_some(), "{case}");
+    }
 }
 
 #[test]
@@ -440,7 +664,7 @@ fn records_structure_errors_table() {
         ),
         (
             format!("{} {{\"other\":[]}}", records_file(&[])),
-            "object has no \"Records\" array",
+            "object has no Records, Events or traces array",
         ),
     ];
     for (file, message) in cases {
@@ -544,7 +768,9 @@ impl GeneratedFile {
     fn new(form: Form, count: usize, produced: std::rc::Rc<Cell<u64>>) -> Self {
         let pending = match form {
             Form::Records => b"{\"Records\":[".to_vec(),
+            Form::Array => b"[".to_vec(),
             Form::Lines => Vec::new(),
+            Form::Objects => unimplemented!("generated files have one event per line"),
         };
         GeneratedFile {
             count,
@@ -562,7 +788,7 @@ impl GeneratedFile {
         if self.next_index < self.count {
             let index = self.next_index;
             self.next_index += 1;
-            if self.form == Form::Records && index > 0 {
+            if self.form != Form::Lines && index > 0 {
                 self.pending.push(b',');
             }
             self.pending
@@ -570,9 +796,12 @@ impl GeneratedFile {
             if self.form == Form::Lines {
                 self.pending.push(b'\n');
             }
-        } else if self.next_index == self.count && self.form == Form::Records {
+        } else if self.next_index == self.count && self.form != Form::Lines {
             self.next_index += 1;
-            self.pending.extend(b"]}");
+            match self.form {
+                Form::Records => self.pending.extend(b"]}"),
+                _ => self.pending.extend(b"]"),
+            }
         }
     }
 }
@@ -593,7 +822,11 @@ impl Read for GeneratedFile {
 
 #[test]
 fn streaming_large_generated_files() {
-    let cases = [(Form::Lines, 300_000), (Form::Records, 100_000)];
+    let cases = [
+        (Form::Lines, 300_000),
+        (Form::Records, 100_000),
+        (Form::Array, 100_000),
+    ];
     for (form, count) in cases {
         let produced = std::rc::Rc::new(Cell::new(0));
         let input = GeneratedFile::new(form, count, produced.clone());

@@ -1,0 +1,26 @@
+//! Confirmation of leaked credentials, which re-analyses the case's kept trail events.
+
+use axum::extract::{Path, State};
+use axum::routing::post;
+use rekey_types::CredentialConfirmation;
+
+use crate::api::cases::CaseRef;
+use crate::auth::User;
+use crate::derived::confirm_credential;
+use crate::error::{Json, Result};
+use crate::api::Routes;
+use crate::AppState;
+
+pub fn router() -> Routes {
+    Routes::new().route("/cases/{number}/credentials/{id}/confirm", post(confirm))
+}
+
+/// Confirms a credential, such as one proposed from the trail, and links the calls it made.
+async fn confirm(
+    State(state): State<AppState>,
+    user: User,
+    case: CaseRef,
+    Path((_, id)): Path<(i64, i64)>,
+) -> Result<Json<CredentialConfirmation>> {
+    Ok(Json(confirm_credential(&state.db, case, user.account.id, id).await?))
+}
