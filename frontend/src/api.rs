@@ -253,3 +253,7 @@ pub async fn add_stakeholder(number: i64, body: &NewStakeholder) -> ApiResult<St
 pub async fn notifications(number: i64) -> ApiResult<Vec<Notification>> {
     get(&case_url(number, "/notifications")).await
 }
+
+pub async fn retry_notification(number: i64, id: i64) -> ApiResult<Notification> {
+    post_json(&case_url(number, &format!("/notifications/{id}/retry")), &()).await
+}

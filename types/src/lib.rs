@@ -203,6 +203,9 @@ pub struct Stakeholder {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Notification {
     pub id: i64,
+    /// Stakeholder the email went to; `None` once the stakeholder is removed.
+    #[serde(default)]
+    pub stakeholder_id: Option<i64>,
     pub recipient: String,
     pub subject: String,
     pub status: DeliveryStatus,
@@ -210,4 +213,10 @@ pub struct Notification {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// Time of the latest delivery attempt, successful or not.
+    #[serde(default)]
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// When the worker tries a queued email next; `None` once sent or failed.
+    #[serde(default)]
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }

@@ -170,14 +170,17 @@ pub fn NotificationsSection(data: CaseData) -> impl IntoView {
     view! {
         <section id="notifications-section" aria-labelledby="notifications-heading">
             <h2 id="notifications-heading">"Notifications"</h2>
-            {show_loaded(data.notifications, |notifications| view! { <NotificationTable notifications=notifications /> })}
+            {show_loaded(data.notifications, move |notifications| {
+                view! { <NotificationTable notifications=notifications data=data /> }
+            })}
         </section>
     }
 }
 
 #[component]
-fn NotificationTable(notifications: Vec<Notification>) -> impl IntoView {
+fn NotificationTable(notifications: Vec<Notification>, data: CaseData) -> impl IntoView {
     let empty = notifications.is_empty();
+    let retry_error: FormError = RwSignal::new(None);
     let rows = notifications
         .into_iter()
         .map(|notification| {
@@ -195,7 +198,15 @@ fn NotificationTable(notifications: Vec<Notification>) -> impl IntoView {
                     <td>{notification.last_error.unwrap_or_default()}</td>
                     <td><LocalTime time=notification.created_at /></td>
                     <td>
+                        {notification.last_attempt_at.map(|time| view! { <LocalTime time=time /> })}
+                    </td>
+                    <td>
                         {notification.sent_at.map(|time| view! { <LocalTime time=time /> })}
+                    </td>
+                    <td>
+                        {(notification.status != DeliveryStatus::Sent).then(|| {
+                            view! { <RetryButton number=data.number id=notification.id data=data error=retry_error /> }
+                        })}
                     </td>
                 </tr>
             }
@@ -212,12 +223,41 @@ fn NotificationTable(notifications: Vec<Notification>) -> impl IntoView {
                         <th scope="col" class="number">"Attempts"</th>
                         <th scope="col">"Last error"</th>
                         <th scope="col">"Created"</th>
+                        <th scope="col">"Last attempt"</th>
                         <th scope="col">"Sent"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
             </table>
         </div>
+        <FormErrorMessage id="notification-retry-error" error=retry_error />
         {empty.then(|| view! { <p id="notifications-empty" class="muted">"No notifications yet."</p> })}
+    }
+}
+
+/// Makes a queued or failed email due at once, then reloads the delivery log.
+#[component]
+fn RetryButton(number: i64, id: i64, data: CaseData, error: FormError) -> impl IntoView {
+    let pending = RwSignal::new(false);
+    let retry = move |_| {
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        leptos::task::spawn_local(async move {
+            let result = api::retry_notification(number, id).await;
+            pending.set(false);
+            match result {
+                Ok(_) => error.set(None),
+                Err(failure) => error.set(Some(failure)),
+            }
+            data.notifications.refetch();
+        });
+    };
+    view! {
+        <button type="button" class="retry-notification" on:click=retry aria-disabled=move || pending.get().then_some("true")>
+            {move || if pending.get() { "Retrying…" } else { "Retry now" }}
+        </button>
     }
 }

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use rekey_types::{validate_email, DeliveryStatus, NewStakeholder, Notification, Stakeholder, StakeholderRole};
 use sqlx::any::AnyRow;
@@ -12,12 +12,15 @@ use crate::api::cases::{stored_value_error, CaseRef};
 use crate::auth::User;
 use crate::db::{is_unique_violation, now_millis, optional_time_column, time_column};
 use crate::error::{Error, Json, Result};
+use crate::mail::{self, RetryOutcome};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/cases/{number}/stakeholders", get(list_stakeholders).post(add_stakeholder))
+        .route("/cases/{number}/stakeholders/{id}/notifications", get(list_stakeholder_notifications))
         .route("/cases/{number}/notifications", get(list_notifications))
+        .route("/cases/{number}/notifications/{id}/retry", post(retry_notification))
 }
 
 fn stakeholder_from_row(row: &AnyRow) -> Result<Stakeholder> {
@@ -80,34 +83,85 @@ async fn add_stakeholder(
     Ok((StatusCode::CREATED, Json(stakeholder_from_row(&row)?)))
 }
 
+const NOTIFICATION_COLUMNS: &str = "id, stakeholder_id, recipient, subject, status, attempts, last_error, \
+    created_at, sent_at, last_attempt_at, next_attempt_at";
+
+fn notification_from_row(row: &AnyRow) -> Result<Notification> {
+    let status: String = row.try_get("status")?;
+    let status = DeliveryStatus::parse(&status).ok_or_else(|| stored_value_error("status", &status))?;
+    let next_attempt_at = match status {
+        DeliveryStatus::Queued => optional_time_column(row, "next_attempt_at")?,
+        DeliveryStatus::Sent | DeliveryStatus::Failed => None,
+    };
+    Ok(Notification {
+        id: row.try_get("id")?,
+        stakeholder_id: row.try_get("stakeholder_id")?,
+        recipient: row.try_get("recipient")?,
+        subject: row.try_get("subject")?,
+        status,
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
+        created_at: time_column(row, "created_at")?,
+        sent_at: optional_time_column(row, "sent_at")?,
+        last_attempt_at: optional_time_column(row, "last_attempt_at")?,
+        next_attempt_at,
+    })
+}
+
+/// Delivery log of a case: every email queued for its stakeholders, newest first.
 async fn list_notifications(
     State(state): State<AppState>,
     user: User,
     Path(number): Path<i64>,
 ) -> Result<Json<Vec<Notification>>> {
     let case = CaseRef::load(&state, &user, number).await?;
-    let rows = sqlx::query(
-        "SELECT id, recipient, subject, status, attempts, last_error, created_at, sent_at FROM outbox \
-         WHERE case_id = $1 ORDER BY id DESC",
-    )
-    .bind(case.id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    let notifications = rows
-        .iter()
-        .map(|row| {
-            let status: String = row.try_get("status")?;
-            Ok(Notification {
-                id: row.try_get("id")?,
-                recipient: row.try_get("recipient")?,
-                subject: row.try_get("subject")?,
-                status: DeliveryStatus::parse(&status).ok_or_else(|| stored_value_error("status", &status))?,
-                attempts: row.try_get("attempts")?,
-                last_error: row.try_get("last_error")?,
-                created_at: time_column(row, "created_at")?,
-                sent_at: optional_time_column(row, "sent_at")?,
-            })
-        })
-        .collect::<Result<_>>()?;
-    Ok(Json(notifications))
+    let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM outbox WHERE case_id = $1 ORDER BY id DESC");
+    let rows = sqlx::query(&sql).bind(case.id).fetch_all(&state.db.pool).await?;
+    Ok(Json(rows.iter().map(notification_from_row).collect::<Result<_>>()?))
+}
+
+/// Delivery log of one stakeholder of a case, newest first.
+async fn list_stakeholder_notifications(
+    State(state): State<AppState>,
+    user: User,
+    Path((number, stakeholder_id)): Path<(i64, i64)>,
+) -> Result<Json<Vec<Notification>>> {
+    let case = CaseRef::load(&state, &user, number).await?;
+    sqlx::query("SELECT id FROM stakeholders WHERE id = $1 AND case_id = $2")
+        .bind(stakeholder_id)
+        .bind(case.id)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or(Error::NotFound("stakeholder"))?;
+    let sql = format!(
+        "SELECT {NOTIFICATION_COLUMNS} FROM outbox WHERE case_id = $1 AND stakeholder_id = $2 ORDER BY id DESC"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(case.id)
+        .bind(stakeholder_id)
+        .fetch_all(&state.db.pool)
+        .await?;
+    Ok(Json(rows.iter().map(notification_from_row).collect::<Result<_>>()?))
+}
+
+/// Makes a queued or failed email due at once and wakes the outbox worker.
+async fn retry_notification(
+    State(state): State<AppState>,
+    user: User,
+    Path((number, id)): Path<(i64, i64)>,
+) -> Result<Json<Notification>> {
+    let case = CaseRef::load(&state, &user, number).await?;
+    match mail::retry_now(&state.db, case.id, id).await? {
+        RetryOutcome::Queued => {}
+        RetryOutcome::AlreadySent => {
+            return Err(Error::conflict("id", format!("notification {id} was already sent; there is nothing to retry")))
+        }
+        RetryOutcome::NotFound => return Err(Error::NotFound("notification")),
+    }
+    state.mail_wakeup.notify_one();
+    tracing::info!(case = number, user = user.0.id, outbox = id, "notification retry requested");
+
+    let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM outbox WHERE id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_one(&state.db.pool).await?;
+    Ok(Json(notification_from_row(&row)?))
 }

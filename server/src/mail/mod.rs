@@ -219,8 +219,8 @@ pub fn retry_delay(settings: &Settings, attempt: u32) -> Duration {
 async fn record_sent(db: &Db, id: i64) -> Result<()> {
     let now = now_millis();
     sqlx::query(
-        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, lease_until = NULL, \
-         last_error = NULL WHERE id = $2",
+        "UPDATE outbox SET status = 'sent', sent_at = $1, last_attempt_at = $1, attempts = attempts + 1, \
+         lease_until = NULL, last_error = NULL WHERE id = $2",
     )
     .bind(now)
     .bind(id)
@@ -235,14 +235,16 @@ async fn record_failure(db: &Db, settings: &Settings, email: &OutboxEmail, error
     let give_up = attempt_number >= settings.mail_max_attempts;
     let status = if give_up { "failed" } else { "queued" };
     let delay = i64::try_from(retry_delay(settings, attempt_number).as_millis()).unwrap_or(i64::MAX);
+    let now = now_millis();
     sqlx::query(
         "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4, \
-         lease_until = NULL WHERE id = $5",
+         last_attempt_at = $5, lease_until = NULL WHERE id = $6",
     )
     .bind(status)
     .bind(attempts)
-    .bind(now_millis().saturating_add(delay))
+    .bind(now.saturating_add(delay))
     .bind(error)
+    .bind(now)
     .bind(email.id)
     .execute(&db.pool)
     .await?;
@@ -252,6 +254,46 @@ async fn record_failure(db: &Db, settings: &Settings, email: &OutboxEmail, error
         tracing::warn!(outbox = email.id, attempts, error, retry_in_ms = delay, "email failed; will retry");
     }
     Ok(())
+}
+
+/// Outcome of a "retry now" request for one outbox row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryOutcome {
+    /// The email is due now, and the worker tries it on its next pass.
+    Queued,
+    /// The email was delivered before, so nothing changes.
+    AlreadySent,
+    /// No email with this id belongs to the case.
+    NotFound,
+}
+
+/// Makes email `id` of case `case_id` due at once, also after it failed for good.
+///
+/// A failed email keeps its attempt count, so when the extra attempt fails too it goes
+/// straight back to `failed` instead of starting a new round of retries.
+pub async fn retry_now(db: &Db, case_id: i64, id: i64) -> Result<RetryOutcome> {
+    let updated = sqlx::query(
+        "UPDATE outbox SET status = 'queued', next_attempt_at = $1 \
+         WHERE id = $2 AND case_id = $3 AND status <> 'sent'",
+    )
+    .bind(now_millis())
+    .bind(id)
+    .bind(case_id)
+    .execute(&db.pool)
+    .await?;
+    if updated.rows_affected() == 1 {
+        return Ok(RetryOutcome::Queued);
+    }
+
+    let exists = sqlx::query("SELECT id FROM outbox WHERE id = $1 AND case_id = $2")
+        .bind(id)
+        .bind(case_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(match exists {
+        Some(_) => RetryOutcome::AlreadySent,
+        None => RetryOutcome::NotFound,
+    })
 }
 
 /// Sends every due email once; returns how many were attempted.
