@@ -15,6 +15,7 @@ pub mod db;
 pub mod error;
 pub mod import;
 pub mod mail;
+pub mod redact;
 mod web;
 
 use config::Settings;

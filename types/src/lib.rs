@@ -7,9 +7,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+#[macro_use]
 mod enums;
+mod communication;
 mod validate;
 
+pub use communication::*;
 pub use enums::*;
 pub use validate::*;
 
@@ -188,6 +191,11 @@ pub struct NewStakeholder {
     pub name: String,
     pub email: String,
     pub role: StakeholderRole,
+    #[serde(default)]
+    pub audience: Audience,
+    /// Event kinds the stakeholder receives email about; every kind when absent.
+    #[serde(default = "all_event_kinds")]
+    pub subscriptions: Vec<EventKind>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -196,6 +204,10 @@ pub struct Stakeholder {
     pub name: String,
     pub email: String,
     pub role: StakeholderRole,
+    #[serde(default)]
+    pub audience: Audience,
+    #[serde(default)]
+    pub subscriptions: Vec<EventKind>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -2,7 +2,8 @@
 
 use leptos::prelude::*;
 use rekey_types::{
-    validate_email, DeliveryStatus, NewStakeholder, Notification, Stakeholder, StakeholderRole,
+    validate_email, Audience, DeliveryStatus, EventKind, NewStakeholder, Notification, Stakeholder,
+    StakeholderRole,
 };
 
 use super::{show_loaded, CaseData};
@@ -15,6 +16,8 @@ fn new_stakeholder_request(
     name: &str,
     email: &str,
     role: &str,
+    audience: &str,
+    subscriptions: Vec<EventKind>,
 ) -> Result<NewStakeholder, ApiError> {
     let name = name.trim();
     if name.is_empty() {
@@ -27,10 +30,14 @@ fn new_stakeholder_request(
     validate_email(email).map_err(|message| ApiError::invalid("email", message))?;
     let role = StakeholderRole::parse(role)
         .ok_or_else(|| ApiError::invalid("role", "Choose the stakeholder's role."))?;
+    let audience = Audience::parse(audience)
+        .ok_or_else(|| ApiError::invalid("audience", "Choose internal or external."))?;
     Ok(NewStakeholder {
         name: name.to_string(),
         email: email.to_string(),
         role,
+        audience,
+        subscriptions,
     })
 }
 
@@ -56,6 +63,8 @@ fn StakeholderTable(stakeholders: Vec<Stakeholder>) -> impl IntoView {
                     <td>{stakeholder.name}</td>
                     <td>{stakeholder.email}</td>
                     <td>{stakeholder.role.label()}</td>
+                    <td>{stakeholder.audience.label()}</td>
+                    <td class="subscriptions">{subscription_labels(&stakeholder.subscriptions)}</td>
                     <td><LocalTime time=stakeholder.created_at /></td>
                 </tr>
             }
@@ -69,6 +78,8 @@ fn StakeholderTable(stakeholders: Vec<Stakeholder>) -> impl IntoView {
                         <th scope="col">"Name"</th>
                         <th scope="col">"Email"</th>
                         <th scope="col">"Role"</th>
+                        <th scope="col">"Audience"</th>
+                        <th scope="col">"Receives"</th>
                         <th scope="col">"Added"</th>
                     </tr>
                 </thead>
@@ -79,11 +90,63 @@ fn StakeholderTable(stakeholders: Vec<Stakeholder>) -> impl IntoView {
     }
 }
 
+/// Labels of the subscribed event kinds, joined for a table cell.
+fn subscription_labels(kinds: &[EventKind]) -> String {
+    if kinds.is_empty() {
+        return "Nothing".to_string();
+    }
+    let labels: Vec<&str> = kinds.iter().map(|kind| kind.label()).collect();
+    labels.join(", ")
+}
+
+/// One checkbox per event kind, bound to the list of chosen kinds.
+#[component]
+fn SubscriptionChoices(chosen: RwSignal<Vec<EventKind>>) -> impl IntoView {
+    let boxes = EventKind::ALL
+        .iter()
+        .map(|kind| {
+            let kind = *kind;
+            let id = format!("subscription-{}", kind.as_str());
+            let label_for = id.clone();
+            let toggle = move |event: leptos::ev::Event| {
+                let checked = event_target_checked(&event);
+                chosen.update(|kinds| {
+                    kinds.retain(|k| *k != kind);
+                    if checked {
+                        kinds.push(kind);
+                    }
+                });
+            };
+            view! {
+                <label class="checkbox" for=label_for>
+                    <input
+                        type="checkbox"
+                        id=id
+                        name="subscriptions"
+                        value=kind.as_str()
+                        prop:checked=move || chosen.with(|kinds| kinds.contains(&kind))
+                        on:change=toggle
+                    />
+                    {kind.label()}
+                </label>
+            }
+        })
+        .collect_view();
+    view! {
+        <fieldset class="subscriptions">
+            <legend>"Emails about"</legend>
+            {boxes}
+        </fieldset>
+    }
+}
+
 #[component]
 fn StakeholderForm(data: CaseData) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let email = RwSignal::new(String::new());
     let role = RwSignal::new(StakeholderRole::ALL[0].as_str().to_string());
+    let audience = RwSignal::new(Audience::Internal.as_str().to_string());
+    let subscriptions = RwSignal::new(EventKind::ALL.to_vec());
     let error: FormError = RwSignal::new(None);
     let pending = RwSignal::new(false);
     let added = RwSignal::new(None::<String>);
@@ -98,6 +161,8 @@ fn StakeholderForm(data: CaseData) -> impl IntoView {
             &name.get_untracked(),
             &email.get_untracked(),
             &role.get_untracked(),
+            &audience.get_untracked(),
+            subscriptions.get_untracked(),
         ) {
             Ok(request) => request,
             Err(invalid) => {
@@ -131,6 +196,10 @@ fn StakeholderForm(data: CaseData) -> impl IntoView {
         .iter()
         .map(|r| (r.as_str(), r.label()))
         .collect();
+    let audience_options = Audience::ALL
+        .iter()
+        .map(|a| (a.as_str(), a.label()))
+        .collect();
 
     view! {
         <form id="stakeholder-form" class="inline-form" on:submit=submit novalidate>
@@ -155,7 +224,16 @@ fn StakeholderForm(data: CaseData) -> impl IntoView {
                     value=role
                     error=error
                 />
+                <SelectField
+                    id="stakeholder-audience"
+                    label="Audience"
+                    field="audience"
+                    options=audience_options
+                    value=audience
+                    error=error
+                />
             </div>
+            <SubscriptionChoices chosen=subscriptions />
             <FormErrorMessage id="stakeholder-error" error=error />
             <p id="stakeholder-added" class="success" role="status">{move || added.get()}</p>
             <button id="stakeholder-add" type="submit" aria-disabled=move || pending.get().then_some("true")>

@@ -9,6 +9,7 @@ pub mod cases;
 pub mod credentials;
 pub mod imports;
 pub mod session;
+pub mod severity;
 pub mod stakeholders;
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -18,5 +19,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(credentials::router())
         .merge(imports::router(state.settings.max_upload_bytes()))
         .merge(stakeholders::router())
+        .merge(severity::router())
         .fallback(|| async { Error::NotFound("API route") })
 }

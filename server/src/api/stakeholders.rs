@@ -2,9 +2,12 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
-use rekey_types::{validate_email, DeliveryStatus, NewStakeholder, Notification, Stakeholder, StakeholderRole};
+use rekey_types::{
+    validate_email, Audience, DeliveryStatus, NewStakeholder, Notification, Stakeholder, StakeholderRole,
+    SubscriptionsUpdate,
+};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -19,17 +22,24 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/cases/{number}/stakeholders", get(list_stakeholders).post(add_stakeholder))
         .route("/cases/{number}/stakeholders/{id}/notifications", get(list_stakeholder_notifications))
+        .route("/cases/{number}/stakeholders/{id}/subscriptions", put(update_subscriptions))
         .route("/cases/{number}/notifications", get(list_notifications))
         .route("/cases/{number}/notifications/{id}/retry", post(retry_notification))
 }
 
+const STAKEHOLDER_COLUMNS: &str = "id, name, email, role, audience, subscriptions, created_at";
+
 fn stakeholder_from_row(row: &AnyRow) -> Result<Stakeholder> {
     let role: String = row.try_get("role")?;
+    let audience: String = row.try_get("audience")?;
+    let subscriptions: String = row.try_get("subscriptions")?;
     Ok(Stakeholder {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         email: row.try_get("email")?,
         role: StakeholderRole::parse(&role).ok_or_else(|| stored_value_error("role", &role))?,
+        audience: Audience::parse(&audience).ok_or_else(|| stored_value_error("audience", &audience))?,
+        subscriptions: mail::parse_subscriptions(&subscriptions),
         created_at: time_column(row, "created_at")?,
     })
 }
@@ -40,7 +50,8 @@ async fn list_stakeholders(
     Path(number): Path<i64>,
 ) -> Result<Json<Vec<Stakeholder>>> {
     let case = CaseRef::load(&state, &user, number).await?;
-    let rows = sqlx::query("SELECT id, name, email, role, created_at FROM stakeholders WHERE case_id = $1 ORDER BY id")
+    let sql = format!("SELECT {STAKEHOLDER_COLUMNS} FROM stakeholders WHERE case_id = $1 ORDER BY id");
+    let rows = sqlx::query(&sql)
         .bind(case.id)
         .fetch_all(&state.db.pool)
         .await?;
@@ -61,14 +72,17 @@ async fn add_stakeholder(
     let email = input.email.trim().to_lowercase();
     validate_email(&email).map_err(|message| Error::invalid("email", message))?;
 
-    let inserted = sqlx::query(
-        "INSERT INTO stakeholders (case_id, name, email, role, created_at) VALUES ($1, $2, $3, $4, $5) \
-         RETURNING id, name, email, role, created_at",
-    )
+    let sql = format!(
+        "INSERT INTO stakeholders (case_id, name, email, role, audience, subscriptions, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {STAKEHOLDER_COLUMNS}"
+    );
+    let inserted = sqlx::query(&sql)
     .bind(case.id)
     .bind(name)
     .bind(&email)
     .bind(input.role.as_str())
+    .bind(input.audience.as_str())
+    .bind(mail::format_subscriptions(&input.subscriptions))
     .bind(now_millis())
     .fetch_one(&state.db.pool)
     .await;
@@ -81,6 +95,28 @@ async fn add_stakeholder(
     };
     tracing::info!(case = number, user = user.0.id, "stakeholder added");
     Ok((StatusCode::CREATED, Json(stakeholder_from_row(&row)?)))
+}
+
+/// Replaces the event kinds a stakeholder receives email about.
+async fn update_subscriptions(
+    State(state): State<AppState>,
+    user: User,
+    Path((number, stakeholder_id)): Path<(i64, i64)>,
+    Json(input): Json<SubscriptionsUpdate>,
+) -> Result<Json<Stakeholder>> {
+    let case = CaseRef::load(&state, &user, number).await?;
+    let sql = format!(
+        "UPDATE stakeholders SET subscriptions = $1 WHERE id = $2 AND case_id = $3 RETURNING {STAKEHOLDER_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(mail::format_subscriptions(&input.subscriptions))
+        .bind(stakeholder_id)
+        .bind(case.id)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or(Error::NotFound("stakeholder"))?;
+    tracing::info!(case = number, user = user.0.id, stakeholder = stakeholder_id, "subscriptions changed");
+    Ok(Json(stakeholder_from_row(&row)?))
 }
 
 const NOTIFICATION_COLUMNS: &str = "id, stakeholder_id, recipient, subject, status, attempts, last_error, \

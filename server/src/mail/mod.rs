@@ -8,105 +8,135 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use rekey_types::{case_reference, secret_key_words, Phase};
+use rekey_types::{EventKind, Phase, Severity};
 use sqlx::Row;
 use tokio::sync::Notify;
 
 use crate::config::{Settings, SmtpSecurity};
 use crate::db::{now_millis, Db, Tx};
+use crate::api::cases::stored_value_error;
 use crate::error::Result;
 
-/// Something that happened on a case that stakeholders hear about.
-#[derive(Debug, Clone)]
-pub enum CaseEvent {
-    PhaseChanged { from: Phase, to: Phase, by: String },
-    FindingsAdded { count: i64, calls: Vec<String>, by: String },
-}
+mod template;
 
-impl CaseEvent {
-    fn headline(&self) -> String {
-        match self {
-            CaseEvent::PhaseChanged { to, .. } => format!("moved to {}", to.label()),
-            CaseEvent::FindingsAdded { count, .. } => format!("{count} new eradication finding(s)"),
-        }
-    }
+pub use template::{escape_html, render_case_event, CaseEvent, CaseFacts, RenderedEmail};
 
-    fn details(&self) -> String {
-        match self {
-            CaseEvent::PhaseChanged { from, to, by } => {
-                format!("{by} moved the case from {} to {}.", from.label(), to.label())
-            }
-            CaseEvent::FindingsAdded { count, calls, by } => {
-                let mut text = format!(
-                    "A trail import by {by} added {count} eradication finding(s): calls made with \
-                     a leaked credential after the compromise time."
-                );
-                if !calls.is_empty() {
-                    text.push_str("\n\nCalls flagged: ");
-                    text.push_str(&calls.join(", "));
-                    text.push('.');
-                }
-                text
-            }
-        }
-    }
-}
-
-/// Replaces every word shaped like a secret access key with `[REDACTED]`.
-pub fn redact(text: &str) -> String {
-    let mut redacted = text.to_string();
-    for word in secret_key_words(text) {
-        redacted = redacted.replace(word, "[REDACTED]");
-    }
-    redacted
-}
-
-/// Queues one email per stakeholder of the case, inside the caller's transaction.
-pub async fn enqueue_case_event(tx: &mut Tx, settings: &Settings, case_id: i64, event: &CaseEvent) -> Result<u64> {
+/// Loads what an email shows about case `case_id`.
+pub async fn load_case_facts(tx: &mut Tx, settings: &Settings, case_id: i64) -> Result<CaseFacts> {
     let case = sqlx::query("SELECT number, title, severity, phase FROM cases WHERE id = $1")
         .bind(case_id)
         .fetch_one(&mut **tx)
         .await?;
     let number: i64 = case.try_get("number")?;
-    let title: String = case.try_get("title")?;
     let severity: String = case.try_get("severity")?;
     let phase: String = case.try_get("phase")?;
-    let phase_label = Phase::parse(&phase).map(Phase::label).unwrap_or("unknown");
-    let reference = case_reference(number);
-    let link = format!("{}/cases/{number}", settings.public_url());
+    Ok(CaseFacts {
+        number,
+        title: case.try_get("title")?,
+        severity: Severity::parse(&severity).ok_or_else(|| stored_value_error("severity", &severity))?,
+        phase: Phase::parse(&phase).ok_or_else(|| stored_value_error("phase", &phase))?,
+        link: format!("{}/cases/{number}", settings.public_url()),
+    })
+}
 
-    let subject = redact(&format!("[{reference}] {}: {title}", event.headline()));
-    let body = redact(&format!(
-        "Case {reference}: {title}\nSeverity: {severity}\nPhase: {phase_label}\n\n{}\n\nOpen the case: {link}\n\n\
-         You receive this email as a stakeholder of the case in Rekey.\n",
-        event.details()
-    ));
+/// Parses the stored subscriptions of a stakeholder, a comma-separated list of wire names.
+pub fn parse_subscriptions(stored: &str) -> Vec<EventKind> {
+    stored
+        .split(',')
+        .filter_map(|name| EventKind::parse(name.trim()))
+        .collect()
+}
 
-    let stakeholders = sqlx::query("SELECT id, email FROM stakeholders WHERE case_id = $1 ORDER BY id")
+/// Stored form of a list of subscriptions.
+pub fn format_subscriptions(kinds: &[EventKind]) -> String {
+    let names: Vec<&str> = EventKind::ALL
+        .iter()
+        .filter(|kind| kinds.contains(kind))
+        .map(|kind| kind.as_str())
+        .collect();
+    names.join(",")
+}
+
+/// The containment-complete event implied by a phase change out of containment to a later phase.
+fn containment_completion(event: &CaseEvent) -> Option<CaseEvent> {
+    let CaseEvent::PhaseChanged { from, to, by } = event else {
+        return None;
+    };
+    let position = |phase: &Phase| Phase::ALL.iter().position(|p| p == phase);
+    if *from != Phase::Containment || position(to) <= position(from) {
+        return None;
+    }
+    Some(CaseEvent::ContainmentComplete {
+        to: *to,
+        by: by.clone(),
+    })
+}
+
+/// Queues one email about `event` to each stakeholder of the case subscribed to its kind,
+/// inside the caller's transaction, and returns how many were queued.
+///
+/// A phase change out of containment goes to followers of containment complete as that event
+/// instead, so a stakeholder who follows both gets one email.
+pub async fn enqueue_case_event(tx: &mut Tx, settings: &Settings, case_id: i64, event: &CaseEvent) -> Result<u64> {
+    let case = load_case_facts(tx, settings, case_id).await?;
+    let main = (event.kind(), render_case_event(&case, event));
+    let containment = containment_completion(event).map(|event| (event.kind(), render_case_event(&case, &event)));
+
+    let stakeholders = sqlx::query("SELECT id, email, subscriptions FROM stakeholders WHERE case_id = $1 ORDER BY id")
         .bind(case_id)
         .fetch_all(&mut **tx)
         .await?;
-    let now = now_millis();
+    let mut queued = 0;
     for stakeholder in &stakeholders {
-        let stakeholder_id: i64 = stakeholder.try_get("id")?;
-        let email: String = stakeholder.try_get("email")?;
-        sqlx::query(
-            "INSERT INTO outbox (case_id, stakeholder_id, recipient, subject, body, status, attempts, \
-             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $6)",
-        )
-        .bind(case_id)
-        .bind(stakeholder_id)
-        .bind(email)
-        .bind(&subject)
-        .bind(&body)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        let subscriptions = parse_subscriptions(&stakeholder.try_get::<String, _>("subscriptions")?);
+        let chosen = match &containment {
+            Some(email) if subscriptions.contains(&email.0) => email,
+            _ if subscriptions.contains(&main.0) => &main,
+            _ => continue,
+        };
+        let recipient = Recipient {
+            stakeholder_id: Some(stakeholder.try_get("id")?),
+            address: stakeholder.try_get("email")?,
+        };
+        queue_email(tx, Some(case_id), &recipient, &chosen.1, Some(chosen.0)).await?;
+        queued += 1;
     }
-    Ok(stakeholders.len() as u64)
+    Ok(queued)
+}
+
+/// Addressee of a queued email.
+pub struct Recipient {
+    pub stakeholder_id: Option<i64>,
+    pub address: String,
+}
+
+/// Inserts one email into the outbox, due at once.
+pub async fn queue_email(
+    tx: &mut Tx,
+    case_id: Option<i64>,
+    recipient: &Recipient,
+    email: &RenderedEmail,
+    kind: Option<EventKind>,
+) -> Result<i64> {
+    let id = sqlx::query(
+        "INSERT INTO outbox (case_id, stakeholder_id, recipient, subject, body, html_body, event_kind, status, \
+         attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $8) RETURNING id",
+    )
+    .bind(case_id)
+    .bind(recipient.stakeholder_id)
+    .bind(&recipient.address)
+    .bind(&email.subject)
+    .bind(&email.text)
+    .bind(&email.html)
+    .bind(kind.map(EventKind::as_str))
+    .bind(now_millis())
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?;
+    Ok(id)
 }
 
 /// A queued email claimed by this worker.
@@ -116,6 +146,7 @@ struct OutboxEmail {
     recipient: String,
     subject: String,
     body: String,
+    html_body: Option<String>,
     attempts: i64,
 }
 
@@ -133,7 +164,7 @@ async fn claim_due(db: &Db, limit: i64) -> Result<Vec<OutboxEmail>> {
         "UPDATE outbox SET lease_until = $1 WHERE id IN (\
            SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $2 \
            AND (lease_until IS NULL OR lease_until < $2) ORDER BY id LIMIT $3 {lock}) \
-         RETURNING id, case_id, recipient, subject, body, attempts"
+         RETURNING id, case_id, recipient, subject, body, html_body, attempts"
     );
     let rows = sqlx::query(&sql)
         .bind(now + LEASE_MILLIS)
@@ -159,6 +190,7 @@ async fn claim_due(db: &Db, limit: i64) -> Result<Vec<OutboxEmail>> {
             recipient: row.try_get("recipient")?,
             subject: row.try_get("subject")?,
             body: row.try_get("body")?,
+            html_body: row.try_get("html_body")?,
             attempts: row.try_get("attempts")?,
         });
     }
@@ -201,12 +233,16 @@ fn build_message(settings: &Settings, email: &OutboxEmail) -> anyhow::Result<Mes
         .subject(email.subject.clone())
         .message_id(Some(format!("<outbox-{}@{domain}>", email.id)));
     if let Some(number) = email.case_number {
-        // Every email of a case refers to the same root id, so mail clients thread them.
-        builder = builder.references(format!("<case-{number}@{domain}>"));
+        // Every email of a case replies to the same root id, which no email carries itself, so
+        // mail clients put all of a case's emails in one thread.
+        let root = format!("<case-{number}@{domain}>");
+        builder = builder.in_reply_to(root.clone()).references(root);
     }
-    Ok(builder
-        .header(ContentType::TEXT_PLAIN)
-        .body(email.body.clone())?)
+    let message = match &email.html_body {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(email.body.clone(), html.clone()))?,
+        None => builder.header(ContentType::TEXT_PLAIN).body(email.body.clone())?,
+    };
+    Ok(message)
 }
 
 /// Delay before retry number `attempt` (1-based): base × 2^(attempt−1), at most the maximum.
@@ -343,13 +379,6 @@ pub async fn run_worker(db: Db, settings: Arc<Settings>, wakeup: Arc<Notify>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redact_replaces_secret_keys() {
-        let text = "key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY for AKIATFQR7NSC8Q4X20BJ";
-        let redacted = redact(text);
-        assert_eq!(redacted, "key [REDACTED] for AKIATFQR7NSC8Q4X20BJ");
-    }
 
     #[test]
     fn retry_delay_doubles_up_to_max() {

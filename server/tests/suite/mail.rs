@@ -14,14 +14,14 @@ use crate::trail_fixtures::{records_file, standard_events, COMPROMISE_TIME, LEAK
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 /// An aiosmtpd process that stores every received message as a file in a Maildir.
-struct SmtpServer {
+pub struct SmtpServer {
     child: Child,
     port: u16,
     maildir: PathBuf,
 }
 
 impl SmtpServer {
-    fn start(port: u16, maildir: &Path) -> SmtpServer {
+    pub fn start(port: u16, maildir: &Path) -> SmtpServer {
         let child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
             .arg(maildir)
@@ -49,14 +49,17 @@ impl SmtpServer {
         panic!("the SMTP server did not listen on port {} within 15 s", self.port);
     }
 
-    fn stop(mut self) {
+    pub fn stop(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
-    /// Every message received so far, as raw text.
-    fn messages(&self) -> Vec<String> {
+    /// Every message received so far, as text with quoted-printable bodies decoded.
+    pub fn messages(&self) -> Vec<String> {
         read_maildir(&self.maildir)
+            .iter()
+            .map(|message| decode_quoted_printable(message))
+            .collect()
     }
 }
 
@@ -82,12 +85,36 @@ fn read_maildir(maildir: &Path) -> Vec<String> {
     messages.into_iter().map(|(_, text)| text).collect()
 }
 
-fn free_port() -> u16 {
+/// Decodes quoted-printable soft line breaks and `=XX` escapes anywhere in the text, so checks
+/// see the words as written. Header text is left as it is unless it holds such an escape.
+pub fn decode_quoted_printable(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let rest = &bytes[index..];
+        if rest.starts_with(b"=\r\n") {
+            index += 3;
+        } else if rest.starts_with(b"=\n") {
+            index += 2;
+        } else if rest.len() >= 3 && rest[0] == b'=' && rest[1].is_ascii_hexdigit() && rest[2].is_ascii_hexdigit() {
+            let hex = std::str::from_utf8(&rest[1..3]).unwrap();
+            decoded.push(u8::from_str_radix(hex, 16).unwrap());
+            index += 3;
+        } else {
+            decoded.push(rest[0]);
+            index += 1;
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Value of a header in a raw message, with folded lines joined.
-fn header(message: &str, name: &str) -> Option<String> {
+pub fn header(message: &str, name: &str) -> Option<String> {
     let prefix = format!("{name}: ");
     let mut lines = message.lines().skip_while(|line| !line.starts_with(&prefix));
     let mut value = lines.next()?.strip_prefix(&prefix)?.to_string();
@@ -98,7 +125,7 @@ fn header(message: &str, name: &str) -> Option<String> {
     Some(value)
 }
 
-async fn app_with_mail(backend: Backend, port: u16) -> TestApp {
+pub async fn app_with_mail(backend: Backend, port: u16) -> TestApp {
     spawn_app_with(backend, |settings| {
         settings.smtp_host = "127.0.0.1".to_string();
         settings.smtp_port = port;
@@ -108,7 +135,7 @@ async fn app_with_mail(backend: Backend, port: u16) -> TestApp {
     .await
 }
 
-async fn notification_states(app: &TestApp, case: i64) -> Vec<serde_json::Value> {
+pub async fn notification_states(app: &TestApp, case: i64) -> Vec<serde_json::Value> {
     let list = app.get_json(&format!("/api/v1/cases/{case}/notifications")).await;
     list.as_array().unwrap().clone()
 }
@@ -204,7 +231,7 @@ async fn mail_delivery_survives_outage(backend: Backend) {
 }
 
 /// Message-ID headers of the messages, sorted.
-fn message_ids(messages: &[String]) -> Vec<String> {
+pub fn message_ids(messages: &[String]) -> Vec<String> {
     let mut ids: Vec<String> = messages
         .iter()
         .map(|message| header(message, "Message-ID").expect("every email has a Message-ID"))
@@ -225,14 +252,14 @@ async fn app_with_mail_attempts(backend: Backend, port: u16, max_attempts: u32) 
     .await
 }
 
-async fn add_stakeholder(app: &TestApp, case: i64, name: &str, email: &str, role: &str) -> i64 {
+pub async fn add_stakeholder(app: &TestApp, case: i64, name: &str, email: &str, role: &str) -> i64 {
     let body = json!({"name": name, "email": email, "role": role});
     let response = app.post(&format!("/api/v1/cases/{case}/stakeholders"), &body).await;
     let stakeholder = expect_status(response, StatusCode::CREATED).await;
     stakeholder["id"].as_i64().unwrap()
 }
 
-async fn change_phase(app: &TestApp, case: i64, phase: &str) {
+pub async fn change_phase(app: &TestApp, case: i64, phase: &str) {
     let response = app.post(&format!("/api/v1/cases/{case}/phase"), &json!({"phase": phase})).await;
     expect_status(response, StatusCode::OK).await;
 }

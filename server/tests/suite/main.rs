@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod browser;
 mod cases;
+mod communications;
 mod imports;
 mod mail;
 mod trail_fixtures;
