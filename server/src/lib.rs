@@ -16,6 +16,7 @@ pub mod error;
 pub mod import;
 pub mod mail;
 pub mod redact;
+pub mod reminders;
 mod web;
 
 use config::Settings;
@@ -56,6 +57,11 @@ impl App {
             tracing::warn!("mail is not configured (smtp_host is empty); notifications stay in the outbox");
             None
         };
+        let reminders = tokio::spawn(reminders::run(
+            self.state.db.clone(),
+            self.state.settings.clone(),
+            self.state.mail_wakeup.clone(),
+        ));
         let router = web::router(self.state);
         let result = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
@@ -63,6 +69,7 @@ impl App {
         if let Some(worker) = worker {
             worker.abort();
         }
+        reminders.abort();
         result?;
         Ok(())
     }

@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod imports;
 pub mod session;
 pub mod severity;
+pub mod status_updates;
 pub mod stakeholders;
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -20,5 +21,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(imports::router(state.settings.max_upload_bytes()))
         .merge(stakeholders::router())
         .merge(severity::router())
+        .merge(status_updates::router())
         .fallback(|| async { Error::NotFound("API route") })
 }

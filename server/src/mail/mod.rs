@@ -22,7 +22,7 @@ use crate::error::Result;
 
 mod template;
 
-pub use template::{escape_html, render_case_event, CaseEvent, CaseFacts, RenderedEmail};
+pub use template::{escape_html, render_case_event, render_lead_reminder, CaseEvent, CaseFacts, RenderedEmail};
 
 /// Loads what an email shows about case `case_id`.
 pub async fn load_case_facts(tx: &mut Tx, settings: &Settings, case_id: i64) -> Result<CaseFacts> {

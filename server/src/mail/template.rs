@@ -102,22 +102,32 @@ pub struct RenderedEmail {
 
 /// Renders the email about `event` for the stakeholders of `case`.
 pub fn render_case_event(case: &CaseFacts, event: &CaseEvent) -> RenderedEmail {
-    let mut redactions = Vec::new();
-    let title = redact_into(&case.title, &mut redactions);
-    let paragraphs: Vec<String> = event
-        .paragraphs()
-        .iter()
-        .map(|paragraph| redact_into(paragraph, &mut redactions))
-        .collect();
-    let reference = case_reference(case.number);
-    let subject = redact_into(&format!("[{reference}] {}: {title}", event.headline()), &mut redactions);
     let footer = format!(
         "You receive this email because you follow {} of this case in Rekey.",
         event.kind().label().to_lowercase()
     );
+    render_email(case, &event.headline(), &event.paragraphs(), &footer)
+}
 
-    let text = render_text(case, &reference, &title, &paragraphs, &footer);
-    let html = render_html(case, &reference, &title, &paragraphs, &footer);
+/// Renders a reminder to the lead of `case`, such as an overdue status update.
+pub fn render_lead_reminder(case: &CaseFacts, headline: &str, paragraphs: &[String]) -> RenderedEmail {
+    let footer = "You receive this email as the lead of this case in Rekey.";
+    render_email(case, headline, paragraphs, footer)
+}
+
+/// Renders the subject and both parts, redacting every text first.
+fn render_email(case: &CaseFacts, headline: &str, paragraphs: &[String], footer: &str) -> RenderedEmail {
+    let mut redactions = Vec::new();
+    let title = redact_into(&case.title, &mut redactions);
+    let paragraphs: Vec<String> = paragraphs
+        .iter()
+        .map(|paragraph| redact_into(paragraph, &mut redactions))
+        .collect();
+    let reference = case_reference(case.number);
+    let subject = redact_into(&format!("[{reference}] {headline}: {title}"), &mut redactions);
+
+    let text = render_text(case, &reference, &title, &paragraphs, footer);
+    let html = render_html(case, &reference, &title, &paragraphs, footer);
     RenderedEmail {
         subject,
         text,

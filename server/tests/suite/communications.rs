@@ -163,3 +163,150 @@ async fn stakeholder_roles_and_audience(backend: Backend) {
 }
 
 crate::on_both_backends!(stakeholder_roles_and_audience);
+
+async fn post_update(app: &TestApp, case: i64, text: &str) -> serde_json::Value {
+    let response = app.post(&format!("/api/v1/cases/{case}/status-updates"), &json!({"text": text})).await;
+    expect_status(response, StatusCode::CREATED).await
+}
+
+async fn status_update_reaches_subscribers(backend: Backend) {
+    let temp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = SmtpServer::start(port, &temp.path().join("maildir"));
+    let app = app_with_mail(backend, port).await;
+    app.login_admin().await;
+    let case = app.create_case(COMPROMISE_TIME).await;
+    add_subscriber(&app, case, "updates@example.com", &["status_updates"]).await;
+    add_subscriber(&app, case, "phase@example.com", &["phase_changes"]).await;
+
+    let update = post_update(&app, case, "Key disabled at 10:40 UTC.\n\nNext: db_password=hunter22 rotated.").await;
+    assert_eq!(update["recipients"], 1);
+    assert_eq!(update["redactions"], json!(["password"]));
+    assert_eq!(update["created_by"], "Administrator");
+    let text = update["text"].as_str().unwrap();
+    assert!(!text.contains("hunter22"), "{text}");
+    assert!(text.contains("db_password=[REDACTED]"), "{text}");
+
+    let messages = wait_for_messages(&smtp, 1).await;
+    assert_eq!(header(&messages[0], "To").as_deref(), Some("updates@example.com"));
+    assert!(header(&messages[0], "Subject").unwrap().contains("status update"), "{}", messages[0]);
+    assert!(messages[0].contains("Key disabled at 10:40 UTC."), "{}", messages[0]);
+    assert!(!messages[0].contains("hunter22"), "{}", messages[0]);
+
+    let listed = app.get_json(&format!("/api/v1/cases/{case}/status-updates")).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["text"], update["text"]);
+
+    let empty = app.post(&format!("/api/v1/cases/{case}/status-updates"), &json!({"text": "  "})).await;
+    let empty = expect_status(empty, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(empty["error"]["field"], "text");
+}
+
+crate::on_both_backends!(status_update_reaches_subscribers);
+
+/// Each kind of secret, as it might appear in a case title and in a status update, and a
+/// fragment of the secret that must not reach the SMTP server.
+const SECRETS: &[(&str, &str, &str)] = &[
+    ("cloud_secret_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "K7MDENG"),
+    ("password", "password=Tr0ub4dor&3", "Tr0ub4dor"),
+    ("bearer_token", "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "eyJhbGci"),
+    (
+        "private_key",
+        "-----BEGIN EC PRIVATE KEY----- MHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5 -----END EC PRIVATE KEY-----",
+        "MHcCAQEEIBkg",
+    ),
+    ("api_token", "ghp_R4nd0mT0k3nR4nd0mT0k3nR4nd0mT0k3n12", "ghp_R4nd0m"),
+];
+
+async fn redaction_in_subject_and_body(backend: Backend) {
+    let temp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = SmtpServer::start(port, &temp.path().join("maildir"));
+    let app = app_with_mail(backend, port).await;
+    app.login_admin().await;
+
+    for (index, (kind, secret, fragment)) in SECRETS.iter().enumerate() {
+        let body = json!({
+            "title": format!("Leak {index}: {secret}"),
+            "severity": "P2",
+            "detection_source": "anonymous_report",
+        });
+        let case = expect_status(app.post("/api/v1/cases", &body).await, StatusCode::CREATED).await;
+        let case = case["number"].as_i64().unwrap();
+        add_subscriber(&app, case, &format!("reader{index}@example.com"), &["status_updates"]).await;
+        let update = post_update(&app, case, &format!("Found in the paste: {secret}")).await;
+        assert_eq!(update["redactions"], json!([kind]), "{kind}");
+
+        let messages = wait_for_messages(&smtp, index + 1).await;
+        let message = messages
+            .iter()
+            .find(|m| header(m, "To").as_deref() == Some(format!("reader{index}@example.com").as_str()))
+            .unwrap_or_else(|| panic!("no email for {kind}"));
+        let subject = header(message, "Subject").unwrap();
+        assert!(!subject.contains(fragment), "{kind} in subject: {subject}");
+        assert!(subject.contains("[REDACTED]"), "{kind}: {subject}");
+        assert!(!message.contains(fragment), "{kind} in body:\n{message}");
+        assert!(message.contains("Found in the paste: "), "{kind}:\n{message}");
+    }
+}
+
+crate::on_both_backends!(redaction_in_subject_and_body);
+
+async fn overdue_update_reminds_lead(backend: Backend) {
+    let temp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = SmtpServer::start(port, &temp.path().join("maildir"));
+    let app = crate::helpers::spawn_app_with(backend, |settings| {
+        settings.smtp_host = "127.0.0.1".to_string();
+        settings.smtp_port = port;
+        settings.smtp_security = rekey::config::SmtpSecurity::None;
+        settings.status_cadence_p2_seconds = 3;
+    })
+    .await;
+    let password = "lead password for tests";
+    let lead = rekey::auth::create_user(
+        &app.state.db,
+        "lead",
+        "Lee Lead",
+        Some("lead@example.com"),
+        rekey_types::UserRole::Analyst,
+        password,
+    )
+    .await;
+    assert!(lead.is_ok());
+    let login = app.post("/api/v1/session", &json!({"username": "lead", "password": password})).await;
+    expect_status(login, StatusCode::OK).await;
+    let case = app.create_case(COMPROMISE_TIME).await;
+    let schedule_path = format!("/api/v1/cases/{case}/status-schedule");
+
+    let schedule = app.get_json(&schedule_path).await;
+    assert_eq!(schedule["cadence_seconds"], 3);
+    assert_eq!(schedule["overdue"], false);
+
+    // Three seconds after creation without an update, the case is overdue and the lead hears.
+    let schedule = wait_for("an overdue status update", Duration::from_secs(15), || async {
+        let schedule = app.get_json(&schedule_path).await;
+        (schedule["overdue"] == true).then_some(schedule)
+    })
+    .await;
+    let overdue = app.get_json("/api/v1/status-updates/overdue").await;
+    assert_eq!(overdue[0]["case_number"], case);
+    assert_eq!(overdue[0]["due_at"], schedule["due_at"]);
+    let messages = wait_for_messages(&smtp, 1).await;
+    assert_eq!(header(&messages[0], "To").as_deref(), Some("lead@example.com"));
+    assert!(header(&messages[0], "Subject").unwrap().contains("status update overdue"), "{}", messages[0]);
+
+    // An update clears the flag and starts the next period, which earns one more reminder.
+    post_update(&app, case, "Still investigating.").await;
+    let schedule = app.get_json(&schedule_path).await;
+    assert_eq!(schedule["overdue"], false);
+    assert!(schedule["last_update_at"].is_string(), "{schedule}");
+    let overdue = app.get_json("/api/v1/status-updates/overdue").await;
+    assert_eq!(overdue, json!([]));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let messages = wait_for_messages(&smtp, 2).await;
+    let reminders = messages.iter().filter(|m| header(m, "To").as_deref() == Some("lead@example.com")).count();
+    assert_eq!(reminders, 2);
+}
+
+crate::on_both_backends!(overdue_update_reminds_lead);
