@@ -6,8 +6,10 @@ use crate::error::Error;
 use crate::AppState;
 
 pub mod cases;
+pub mod communications;
 pub mod credentials;
 pub mod imports;
+pub mod legal_clocks;
 pub mod session;
 pub mod severity;
 pub mod status_updates;
@@ -22,5 +24,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(stakeholders::router())
         .merge(severity::router())
         .merge(status_updates::router())
+        .merge(communications::router())
+        .merge(legal_clocks::router())
         .fallback(|| async { Error::NotFound("API route") })
 }

@@ -310,3 +310,132 @@ async fn overdue_update_reminds_lead(backend: Backend) {
 }
 
 crate::on_both_backends!(overdue_update_reminds_lead);
+
+async fn record(app: &TestApp, case: i64, body: serde_json::Value) -> serde_json::Value {
+    let response = app.post(&format!("/api/v1/cases/{case}/communications"), &body).await;
+    expect_status(response, StatusCode::CREATED).await
+}
+
+async fn communications_log_in_order(backend: Backend) {
+    let temp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = SmtpServer::start(port, &temp.path().join("maildir"));
+    let app = app_with_mail(backend, port).await;
+    app.login_admin().await;
+    let case = app.create_case(COMPROMISE_TIME).await;
+    add_stakeholder(&app, case, "Dana", "dana@example.com", "legal").await;
+
+    let call = record(
+        &app,
+        case,
+        json!({
+            "channel": "phone",
+            "recipient": "Dana (counsel)",
+            "subject": "First briefing",
+            "content": "Explained the leak and the next steps.",
+            "occurred_at": "2024-03-01T11:00:00+01:00",
+        }),
+    )
+    .await;
+    assert_eq!(call["sender"], "Administrator");
+    assert_eq!(call["recorded_by"], "Administrator");
+    assert_eq!(call["at"], "2024-03-01T10:00:00Z");
+    assert_eq!(call["redactions"], json!([]));
+    change_phase(&app, case, "containment").await;
+    wait_for_messages(&smtp, 1).await;
+    let filing = record(
+        &app,
+        case,
+        json!({
+            "channel": "portal",
+            "sender": "Dana",
+            "recipient": "Data protection authority",
+            "subject": "Breach notification filed",
+            "content": "Reference 2024-77. Portal login password: Pa55word!",
+        }),
+    )
+    .await;
+    assert_eq!(filing["sender"], "Dana");
+    assert_eq!(filing["redactions"], json!(["password"]));
+    assert!(!filing["content"].as_str().unwrap().contains("Pa55word"), "{filing}");
+
+    let log = wait_for("the email logged as sent", Duration::from_secs(10), || async {
+        let log = app.get_json(&format!("/api/v1/cases/{case}/communications")).await;
+        (log[1]["delivery"] == "sent").then_some(log)
+    })
+    .await;
+    let log = log.as_array().unwrap();
+    let channels: Vec<&str> = log.iter().map(|entry| entry["channel"].as_str().unwrap()).collect();
+    assert_eq!(channels, ["phone", "email", "portal"]);
+    assert_eq!(log[0]["key"], call["key"]);
+    assert_eq!(log[1]["recipient"], "dana@example.com");
+    assert_eq!(log[1]["delivery"], "sent");
+    assert!(log[1]["subject"].as_str().unwrap().contains("moved to Containment"), "{}", log[1]);
+    assert_eq!(log[2]["key"], filing["key"]);
+    assert!(log[2]["delivery"].is_null(), "{}", log[2]);
+
+    let path = format!("/api/v1/cases/{case}/communications");
+    let no_zone = json!({"channel": "phone", "recipient": "X", "subject": "Y", "occurred_at": "2024-03-01T11:00:00"});
+    let rejected = expect_status(app.post(&path, &no_zone).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(rejected["error"]["field"], "occurred_at");
+    let no_recipient = json!({"channel": "phone", "recipient": " ", "subject": "Y"});
+    let rejected = expect_status(app.post(&path, &no_recipient).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(rejected["error"]["field"], "recipient");
+}
+
+crate::on_both_backends!(communications_log_in_order);
+
+async fn legal_clock_reminds_lead(backend: Backend) {
+    let temp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = SmtpServer::start(port, &temp.path().join("maildir"));
+    let app = app_with_mail(backend, port).await;
+    let password = "lead password for tests";
+    let lead = rekey::auth::create_user(
+        &app.state.db,
+        "lead",
+        "Lee Lead",
+        Some("lead@example.com"),
+        rekey_types::UserRole::Analyst,
+        password,
+    )
+    .await;
+    assert!(lead.is_ok());
+    let login = app.post("/api/v1/session", &json!({"username": "lead", "password": password})).await;
+    expect_status(login, StatusCode::OK).await;
+    let case = app.create_case(COMPROMISE_TIME).await;
+    let path = format!("/api/v1/cases/{case}/legal-clocks");
+
+    // Aware 71 hours ago: one hour is left of 72, inside the 12-hour reminder window.
+    let aware_at = (chrono::Utc::now() - chrono::Duration::hours(71)).to_rfc3339();
+    let body = json!({"name": "Regulator breach report", "aware_at": aware_at, "deadline_hours": 72});
+    let urgent = expect_status(app.post(&path, &body).await, StatusCode::CREATED).await;
+    let seconds_left = urgent["seconds_left"].as_i64().unwrap();
+    assert!((3500..=3600).contains(&seconds_left), "{urgent}");
+    let fresh_body = json!({"name": "Customer notice", "aware_at": chrono::Utc::now().to_rfc3339(), "deadline_hours": 72});
+    let fresh = expect_status(app.post(&path, &fresh_body).await, StatusCode::CREATED).await;
+
+    let messages = wait_for_messages(&smtp, 1).await;
+    assert_eq!(header(&messages[0], "To").as_deref(), Some("lead@example.com"));
+    assert!(header(&messages[0], "Subject").unwrap().contains("legal deadline approaching"), "{}", messages[0]);
+    assert!(messages[0].contains("Regulator breach report"), "{}", messages[0]);
+    let clocks = app.get_json(&path).await;
+    assert!(clocks[0]["reminded_at"].is_string(), "{clocks}");
+    assert!(clocks[1]["reminded_at"].is_null(), "{clocks}");
+
+    let fresh_id = fresh["id"].as_i64().unwrap();
+    let met = app.post(&format!("{path}/{fresh_id}/met"), &json!({})).await;
+    let met = expect_status(met, StatusCode::OK).await;
+    assert!(met["met_at"].is_string(), "{met}");
+
+    let zero = json!({"name": "X", "aware_at": aware_at, "deadline_hours": 0});
+    let rejected = expect_status(app.post(&path, &zero).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(rejected["error"]["field"], "deadline_hours");
+    let no_zone = json!({"name": "X", "aware_at": "2024-03-01T10:00:00", "deadline_hours": 72});
+    let rejected = expect_status(app.post(&path, &no_zone).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(rejected["error"]["field"], "aware_at");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(smtp.messages().len(), 1, "one reminder per clock");
+}
+
+crate::on_both_backends!(legal_clock_reminds_lead);
