@@ -13,6 +13,7 @@ pub mod legal_clocks;
 pub mod session;
 pub mod severity;
 pub mod status_updates;
+pub mod test_email;
 pub mod stakeholders;
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -26,5 +27,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(status_updates::router())
         .merge(communications::router())
         .merge(legal_clocks::router())
+        .merge(test_email::router())
         .fallback(|| async { Error::NotFound("API route") })
 }

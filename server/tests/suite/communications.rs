@@ -439,3 +439,47 @@ async fn legal_clock_reminds_lead(backend: Backend) {
 }
 
 crate::on_both_backends!(legal_clock_reminds_lead);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_email_reports_smtp_reply() {
+    let temp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let app = app_with_mail(Backend::Sqlite, port).await;
+    app.login_admin().await;
+    let body = json!({"to": "admin@example.com"});
+
+    // Nothing listens yet: the connection error comes back, with no reply code.
+    let down = expect_status(app.post("/api/v1/admin/test-email", &body).await, StatusCode::OK).await;
+    assert_eq!(down["accepted"], false);
+    assert!(down["code"].is_null(), "{down}");
+    assert!(!down["reply"].as_str().unwrap().is_empty(), "{down}");
+
+    let smtp = SmtpServer::start(port, &temp.path().join("maildir"));
+    let up = expect_status(app.post("/api/v1/admin/test-email", &body).await, StatusCode::OK).await;
+    assert_eq!(up["accepted"], true, "{up}");
+    assert_eq!(up["code"], 250);
+    let messages = wait_for_messages(&smtp, 1).await;
+    assert_eq!(header(&messages[0], "Subject").as_deref(), Some("Rekey test email"));
+
+    let invalid = app.post("/api/v1/admin/test-email", &json!({"to": "not an address"})).await;
+    let invalid = expect_status(invalid, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(invalid["error"]["field"], "to");
+
+    // An analyst may not send one.
+    let password = "analyst password for tests";
+    let analyst =
+        rekey::auth::create_user(&app.state.db, "ana", "Ana", None, rekey_types::UserRole::Analyst, password).await;
+    assert!(analyst.is_ok());
+    let client = crate::helpers::new_client();
+    let send = |path: &str, body: serde_json::Value| {
+        client
+            .post(format!("{}{path}", app.base))
+            .header("X-Requested-With", "rekey")
+            .json(&body)
+            .send()
+    };
+    let login = send("/api/v1/session", json!({"username": "ana", "password": password})).await.unwrap();
+    expect_status(login, StatusCode::OK).await;
+    let forbidden = send("/api/v1/admin/test-email", body).await.unwrap();
+    expect_status(forbidden, StatusCode::FORBIDDEN).await;
+}
