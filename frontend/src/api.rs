@@ -9,9 +9,10 @@ use std::rc::Rc;
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use rekey_types::{
-    Case, Credential, CurrentUser, ErrorBody, ErrorDetail, Finding, LoginRequest, NewCase,
-    NewCredential, NewStakeholder, Notification, PhaseChange, ServerStatus, Stakeholder,
-    TrailImport,
+    Case, CommunicationEntry, Credential, CurrentUser, ErrorBody, ErrorDetail, Finding, LegalClock,
+    LoginRequest, NewCase, NewCommunication, NewCredential, NewLegalClock, NewStakeholder,
+    NewStatusUpdate, Notification, OverdueUpdate, PhaseChange, ServerStatus, Stakeholder,
+    StatusUpdate, TrailImport, UpdateSchedule,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -256,4 +257,40 @@ pub async fn notifications(number: i64) -> ApiResult<Vec<Notification>> {
 
 pub async fn retry_notification(number: i64, id: i64) -> ApiResult<Notification> {
     post_json(&case_url(number, &format!("/notifications/{id}/retry")), &()).await
+}
+
+pub async fn status_updates(number: i64) -> ApiResult<Vec<StatusUpdate>> {
+    get(&case_url(number, "/status-updates")).await
+}
+
+pub async fn post_status_update(number: i64, body: &NewStatusUpdate) -> ApiResult<StatusUpdate> {
+    post_json(&case_url(number, "/status-updates"), body).await
+}
+
+pub async fn status_schedule(number: i64) -> ApiResult<UpdateSchedule> {
+    get(&case_url(number, "/status-schedule")).await
+}
+
+pub async fn overdue_updates() -> ApiResult<Vec<OverdueUpdate>> {
+    get("/api/v1/status-updates/overdue").await
+}
+
+pub async fn communications(number: i64) -> ApiResult<Vec<CommunicationEntry>> {
+    get(&case_url(number, "/communications")).await
+}
+
+pub async fn record_communication(number: i64, body: &NewCommunication) -> ApiResult<CommunicationEntry> {
+    post_json(&case_url(number, "/communications"), body).await
+}
+
+pub async fn legal_clocks(number: i64) -> ApiResult<Vec<LegalClock>> {
+    get(&case_url(number, "/legal-clocks")).await
+}
+
+pub async fn add_legal_clock(number: i64, body: &NewLegalClock) -> ApiResult<LegalClock> {
+    post_json(&case_url(number, "/legal-clocks"), body).await
+}
+
+pub async fn mark_legal_clock_met(number: i64, id: i64) -> ApiResult<LegalClock> {
+    post_json(&case_url(number, &format!("/legal-clocks/{id}/met")), &()).await
 }

@@ -12,6 +12,12 @@ use crate::widgets::{LoadError, Loading, SeverityBadge};
 pub fn CaseListPage() -> impl IntoView {
     set_title("Cases");
     let cases = LocalResource::new(api::cases);
+    // Numbers of the cases whose status update is overdue. A failed request leaves it empty,
+    // because the flag is only a hint and the case page shows the schedule itself.
+    let overdue = LocalResource::new(|| async {
+        let list = api::overdue_updates().await.unwrap_or_default();
+        list.into_iter().map(|update| update.case_number).collect::<Vec<i64>>()
+    });
 
     view! {
         <div class="page-heading">
@@ -24,21 +30,28 @@ pub fn CaseListPage() -> impl IntoView {
             Some(Ok(cases)) if cases.is_empty() => {
                 view! { <p id="cases-empty">"No cases yet. Open one with New case."</p> }.into_any()
             }
-            Some(Ok(cases)) => view! { <CaseTable cases=cases /> }.into_any(),
+            Some(Ok(cases)) => {
+                let overdue = overdue.get().unwrap_or_default();
+                view! { <CaseTable cases=cases overdue=overdue /> }.into_any()
+            }
         }}
     }
 }
 
 #[component]
-fn CaseTable(cases: Vec<Case>) -> impl IntoView {
+fn CaseTable(cases: Vec<Case>, overdue: Vec<i64>) -> impl IntoView {
     let rows = cases
         .into_iter()
         .map(|case| {
             let href = format!("/cases/{}", case.number);
+            let is_overdue = overdue.contains(&case.number);
             view! {
                 <tr data-case=case.number>
                     <td><a href=href.clone()>{case.reference}</a></td>
-                    <td><a href=href>{case.title}</a></td>
+                    <td>
+                        <a href=href>{case.title}</a>
+                        {is_overdue.then(|| view! { " " <span class="badge overdue">"Status update overdue"</span> })}
+                    </td>
                     <td><SeverityBadge severity=case.severity /></td>
                     <td>{case.phase.label()}</td>
                     <td class="number">{case.credential_count}</td>

@@ -1,6 +1,7 @@
 //! `/cases/:number`: one case with its credentials, trail imports, findings, stakeholders and
 //! notifications.
 
+mod communication;
 mod credentials;
 mod findings;
 mod imports;
@@ -100,6 +101,7 @@ enum LoadState {
 fn CaseView(number: i64) -> impl IntoView {
     set_title(&rekey_types::case_reference(number));
     let data = CaseData::load(number);
+    let comms = communication::CommunicationData::load(number);
     let load_state = Memo::new(move |_| match data.case.get() {
         None => LoadState::Loading,
         Some(Ok(_)) => LoadState::Loaded,
@@ -120,18 +122,25 @@ fn CaseView(number: i64) -> impl IntoView {
         LoadState::Failed(error) => view! { <LoadError error=error /> }.into_any(),
         LoadState::Loaded => view! {
             <Overview data=data />
+            <communication::OverdueFlag comms=comms />
             <nav class="section-nav" aria-label="Sections of this case">
                 <a href="#credentials-section" rel="external">"Credentials"</a>
                 <a href="#imports-section" rel="external">"Trail imports"</a>
                 <a href="#findings-section" rel="external">"Findings"</a>
                 <a href="#stakeholders-section" rel="external">"Stakeholders"</a>
                 <a href="#notifications-section" rel="external">"Notifications"</a>
+                <a href="#status-updates-section" rel="external">"Status updates"</a>
+                <a href="#legal-clocks-section" rel="external">"Legal deadlines"</a>
+                <a href="#communications-section" rel="external">"Communications log"</a>
             </nav>
             <credentials::CredentialsSection data=data />
             <imports::ImportsSection data=data />
             <findings::FindingsSection data=data />
             <stakeholders::StakeholdersSection data=data />
             <stakeholders::NotificationsSection data=data />
+            <communication::StatusUpdatesSection data=data comms=comms />
+            <communication::LegalClocksSection comms=comms />
+            <communication::CommunicationsLogSection comms=comms />
         }
         .into_any(),
     }

@@ -13,7 +13,7 @@ use crate::helpers::{spawn_app, wait_for, Backend, TestApp, ADMIN_PASSWORD};
 use crate::trail_fixtures::{records_file, standard_events, COMPROMISE_TIME, LEAKED_KEY};
 
 /// A ChromeDriver process, killed on drop so that no browser outlives the test.
-struct Driver {
+pub struct Driver {
     child: Child,
     port: u16,
 }
@@ -29,7 +29,7 @@ fn program(variable: &str, default: &str) -> PathBuf {
     std::env::var_os(variable).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(default))
 }
 
-fn start_driver() -> Driver {
+pub fn start_driver() -> Driver {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(program("REKEY_TEST_CHROMEDRIVER", "chromedriver"))
         .arg(format!("--port={port}"))
@@ -48,7 +48,7 @@ fn start_driver() -> Driver {
     panic!("chromedriver did not listen on port {port} within 10 s");
 }
 
-async fn connect(driver: &Driver, profile: &std::path::Path) -> Client {
+pub async fn connect(driver: &Driver, profile: &std::path::Path) -> Client {
     let chromium = program("REKEY_TEST_CHROMIUM", "/usr/bin/chromium");
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
@@ -71,18 +71,18 @@ async fn connect(driver: &Driver, profile: &std::path::Path) -> Client {
         .expect("WebDriver session starts")
 }
 
-async fn fill(client: &Client, id: &str, text: &str) -> Result<(), fantoccini::error::CmdError> {
+pub async fn fill(client: &Client, id: &str, text: &str) -> Result<(), fantoccini::error::CmdError> {
     let input = client.wait().for_element(Locator::Id(id)).await?;
     input.clear().await?;
     input.send_keys(text).await
 }
 
-async fn click(client: &Client, id: &str) -> Result<(), fantoccini::error::CmdError> {
+pub async fn click(client: &Client, id: &str) -> Result<(), fantoccini::error::CmdError> {
     client.wait().for_element(Locator::Id(id)).await?.click().await
 }
 
 /// Text of the element with `id`, or an empty string while it does not exist.
-async fn text_of(client: &Client, id: &str) -> String {
+pub async fn text_of(client: &Client, id: &str) -> String {
     match client.find(Locator::Id(id)).await {
         Ok(element) => element.text().await.unwrap_or_default(),
         Err(_) => String::new(),

@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod browser;
+mod browser_communication;
 mod cases;
 mod communications;
 mod imports;
