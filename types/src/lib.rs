@@ -90,6 +90,10 @@ pub struct Case {
     pub updated_at: DateTime<Utc>,
     pub credential_count: i64,
     pub finding_count: i64,
+    /// Kinds of secret removed from the title and summary when the case was saved; filled only
+    /// in the response that saves them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redactions: Vec<RedactionKind>,
 }
 
 /// Body of `POST /api/v1/cases/{number}/phase`.

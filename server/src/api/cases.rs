@@ -4,7 +4,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use rekey_types::{case_reference, parse_zoned_time, Case, DetectionSource, NewCase, Phase, PhaseChange, Severity};
+use rekey_types::{
+    case_reference, parse_zoned_time, Case, DetectionSource, NewCase, Phase, PhaseChange, RedactionKind, Severity,
+};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -12,6 +14,7 @@ use crate::auth::User;
 use crate::db::{now_millis, optional_time_column, time_column, to_millis, Tx};
 use crate::error::{Error, Json, Result};
 use crate::mail::{self, CaseEvent};
+use crate::redact::redact_into;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -73,6 +76,7 @@ fn case_from_row(row: &AnyRow) -> Result<Case> {
         updated_at: time_column(row, "updated_at")?,
         credential_count: row.try_get("credential_count")?,
         finding_count: row.try_get("finding_count")?,
+        redactions: Vec::new(),
     })
 }
 
@@ -107,10 +111,11 @@ async fn get_case(State(state): State<AppState>, user: User, Path(number): Path<
     Ok(Json(fetch_case(&state, case).await?))
 }
 
-/// Checked fields of a new case.
+/// Checked fields of a new case, with secrets redacted from the title and summary.
 struct ValidCase {
     title: String,
     summary: String,
+    redactions: Vec<RedactionKind>,
     external_ref: Option<String>,
     compromise_time: Option<i64>,
 }
@@ -141,9 +146,11 @@ fn validate_new_case(input: &NewCase) -> Result<ValidCase> {
             Some(to_millis(time))
         }
     };
+    let mut redactions = Vec::new();
     Ok(ValidCase {
-        title: title.to_string(),
-        summary: input.summary.trim().to_string(),
+        title: redact_into(title, &mut redactions),
+        summary: redact_into(input.summary.trim(), &mut redactions),
+        redactions,
         external_ref: external_ref.map(str::to_string),
         compromise_time,
     })
@@ -184,7 +191,8 @@ async fn create_case(
     tx.commit().await?;
 
     tracing::info!(case = number, user = user.0.id, "case created");
-    let case = fetch_case(&state, CaseRef { id, number }).await?;
+    let mut case = fetch_case(&state, CaseRef { id, number }).await?;
+    case.redactions = valid.redactions;
     Ok((StatusCode::CREATED, Json(case)))
 }
 

@@ -483,3 +483,27 @@ async fn test_email_reports_smtp_reply() {
     let forbidden = send("/api/v1/admin/test-email", body).await.unwrap();
     expect_status(forbidden, StatusCode::FORBIDDEN).await;
 }
+
+async fn case_saved_redacted(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    app.login_admin().await;
+    let body = json!({
+        "title": "Key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY in a gist",
+        "summary": "Found with curl -H 'Authorization: Bearer abcdef123456789' and DB_PASSWORD=hunter22.",
+        "severity": "P2",
+        "detection_source": "anonymous_report",
+    });
+    let created = expect_status(app.post("/api/v1/cases", &body).await, StatusCode::CREATED).await;
+    assert_eq!(created["redactions"], json!(["cloud_secret_key", "password", "bearer_token"]));
+    assert_eq!(created["title"], "Key [REDACTED] in a gist");
+    let summary = created["summary"].as_str().unwrap();
+    assert!(!summary.contains("abcdef123456789"), "{summary}");
+    assert!(!summary.contains("hunter22"), "{summary}");
+
+    let number = created["number"].as_i64().unwrap();
+    let stored = app.get_json(&format!("/api/v1/cases/{number}")).await;
+    assert_eq!(stored["summary"], created["summary"]);
+    assert!(stored.get("redactions").is_none(), "{stored}");
+}
+
+crate::on_both_backends!(case_saved_redacted);
