@@ -12,7 +12,7 @@ use rekey_types::{
     Case, CommunicationEntry, Credential, CurrentUser, ErrorBody, ErrorDetail, Finding, LegalClock,
     LoginRequest, NewCase, NewCommunication, NewCredential, NewLegalClock, NewStakeholder,
     NewStatusUpdate, Notification, OverdueUpdate, PhaseChange, ServerStatus, Stakeholder,
-    StatusUpdate, TrailImport, UpdateSchedule,
+    StatusUpdate, TestEmailRequest, TestEmailResult, TrailImport, UpdateSchedule,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -293,4 +293,8 @@ pub async fn add_legal_clock(number: i64, body: &NewLegalClock) -> ApiResult<Leg
 
 pub async fn mark_legal_clock_met(number: i64, id: i64) -> ApiResult<LegalClock> {
     post_json(&case_url(number, &format!("/legal-clocks/{id}/met")), &()).await
+}
+
+pub async fn send_test_email(body: &TestEmailRequest) -> ApiResult<TestEmailResult> {
+    post_json("/api/v1/admin/test-email", body).await
 }

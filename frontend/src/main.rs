@@ -1,6 +1,7 @@
 //! Rekey browser app: a client-side rendered Leptos app that talks to the server only through
 //! the REST API under `/api/v1`. The server returns `index.html` for every app route.
 
+mod admin_mail;
 mod api;
 mod case;
 mod case_list;
@@ -82,6 +83,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/") view=case_list::CaseListPage />
                     <Route path=path!("/cases/new") view=new_case::NewCasePage />
                     <Route path=path!("/cases/:number") view=case::CasePage />
+                    <Route path=path!("/admin/mail") view=admin_mail::MailTestPage />
                 </Routes>
             </main>
         </Router>
@@ -163,6 +165,9 @@ fn Header() -> impl IntoView {
                         .map(|user| {
                             view! {
                                 <div class="header-user">
+                                    {(user.role == rekey_types::UserRole::Admin).then(|| view! {
+                                        <a id="mail-settings" href="/admin/mail">"Mail settings"</a>
+                                    })}
                                     <span id="current-user" title=user.username.clone()>
                                         {user.display_name.clone()}
                                     </span>

@@ -1,5 +1,5 @@
 //! Stakeholder communication in real headless Chromium: stakeholders with roles, a status
-//! update, and the delivery log.
+//! update, the delivery log, and a test email from the mail settings page.
 
 use std::time::Duration;
 
@@ -68,6 +68,17 @@ async fn report_to_stakeholders(client: &Client, app: &TestApp) -> Result<(), fa
     .await;
     let communications = text_of(client, "communications").await;
     assert!(communications.contains("dpa@example.org"), "{communications}");
+
+    // The administrator checks the SMTP settings with a test email.
+    click(client, "mail-settings").await?;
+    fill(client, "test-email-to", "admin@example.com").await?;
+    click(client, "test-email-send").await?;
+    let reply = wait_for("the SMTP reply", Duration::from_secs(15), || async {
+        let text = text_of(client, "test-email-reply").await;
+        (!text.is_empty()).then_some(text)
+    })
+    .await;
+    assert!(reply.starts_with("250"), "{reply}");
     Ok(())
 }
 
@@ -98,5 +109,5 @@ async fn browser_reports_to_stakeholders() {
         Err(panic) => std::panic::resume_unwind(panic),
     }
     closed.expect("WebDriver session closes");
-    assert_eq!(smtp.messages().len(), 2);
+    assert_eq!(smtp.messages().len(), 3, "two status updates and one test email");
 }
