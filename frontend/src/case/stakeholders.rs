@@ -245,10 +245,34 @@ fn StakeholderForm(data: CaseData) -> impl IntoView {
 
 #[component]
 pub fn NotificationsSection(data: CaseData) -> impl IntoView {
+    // Wire id of the stakeholder whose delivery log is shown; empty for every stakeholder.
+    let shown = RwSignal::new(String::new());
+    let options = move || {
+        let stakeholders = data.stakeholders.get().and_then(Result::ok).unwrap_or_default();
+        stakeholders
+            .into_iter()
+            .map(|stakeholder| {
+                let label = format!("{} <{}>", stakeholder.name, stakeholder.email);
+                view! { <option value=stakeholder.id.to_string()>{label}</option> }
+            })
+            .collect_view()
+    };
     view! {
         <section id="notifications-section" aria-labelledby="notifications-heading">
             <h2 id="notifications-heading">"Notifications"</h2>
+            <div class="field">
+                <label for="notifications-stakeholder">"Delivery log of"</label>
+                <select id="notifications-stakeholder" bind:value=shown>
+                    <option value="">"Every stakeholder"</option>
+                    {options}
+                </select>
+            </div>
             {show_loaded(data.notifications, move |notifications| {
+                let selected = shown.get().parse::<i64>().ok();
+                let notifications: Vec<Notification> = notifications
+                    .into_iter()
+                    .filter(|n| selected.is_none() || n.stakeholder_id == selected)
+                    .collect();
                 view! { <NotificationTable notifications=notifications data=data /> }
             })}
         </section>

@@ -66,6 +66,15 @@ async fn report_to_stakeholders(client: &Client, app: &TestApp) -> Result<(), fa
         (text.matches("Sent").count() >= 2 && !text.contains("Queued")).then_some(())
     })
     .await;
+    // The delivery log of one stakeholder: the first one added, Dana, has id 1.
+    client.find(Locator::Id("notifications-stakeholder")).await?.select_by_value("1").await?;
+    let dana_log = wait_for("Dana's delivery log", Duration::from_secs(15), || async {
+        let text = text_of(client, "notifications").await;
+        (!text.contains("dpa@example.org")).then_some(text)
+    })
+    .await;
+    assert!(dana_log.contains("dana@example.com"), "{dana_log}");
+
     let communications = text_of(client, "communications").await;
     assert!(communications.contains("dpa@example.org"), "{communications}");
 
