@@ -20,6 +20,10 @@ wire_enum!(
 
 wire_enum!(
     /// Kind of case event a stakeholder can subscribe to.
+    ///
+    /// NOTE: nothing sends `post_incident_report` yet, because Rekey has no report to publish,
+    /// and `findings` has no severity threshold, because findings carry a category but no
+    /// severity.
     EventKind {
         PhaseChanges = "phase_changes", "Phase changes";
         Findings = "findings", "New eradication findings";

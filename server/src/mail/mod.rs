@@ -252,6 +252,10 @@ pub fn retry_delay(settings: &Settings, attempt: u32) -> Duration {
     Duration::from_millis(millis.min(settings.mail_retry_max_ms))
 }
 
+/// Marks an email sent.
+///
+/// NOTE: when the SMTP server accepted an email but this update fails (the database is down),
+/// the lease expires and a worker sends the email again, with the same Message-ID.
 async fn record_sent(db: &Db, id: i64) -> Result<()> {
     let now = now_millis();
     sqlx::query(
