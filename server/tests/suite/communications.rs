@@ -507,3 +507,52 @@ async fn case_saved_redacted(backend: Backend) {
 }
 
 crate::on_both_backends!(case_saved_redacted);
+
+/// Two Rekey instances on one PostgreSQL database remind the lead once per overdue update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_remind_once() {
+    let temp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = SmtpServer::start(port, &temp.path().join("maildir"));
+    let first = crate::helpers::spawn_app_with(Backend::Postgres, |settings| {
+        settings.smtp_host = "127.0.0.1".to_string();
+        settings.smtp_port = port;
+        settings.smtp_security = rekey::config::SmtpSecurity::None;
+        settings.status_cadence_p2_seconds = 1;
+    })
+    .await;
+    let mut settings = (*first.state.settings).clone();
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    let second = rekey::build(settings).await.expect("second instance builds");
+    let (_stop_second, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(second.serve(async {
+        let _ = stopped.await;
+    }));
+
+    let password = "lead password for tests";
+    let lead = rekey::auth::create_user(
+        &first.state.db,
+        "lead",
+        "Lee Lead",
+        Some("lead@example.com"),
+        rekey_types::UserRole::Analyst,
+        password,
+    )
+    .await;
+    assert!(lead.is_ok());
+    let login = first.post("/api/v1/session", &json!({"username": "lead", "password": password})).await;
+    expect_status(login, StatusCode::OK).await;
+    for _ in 0..3 {
+        first.create_case(COMPROMISE_TIME).await;
+    }
+
+    // Each case is overdue one second after creation and stays so with the same due time.
+    wait_for_messages(&smtp, 3).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 3, "one reminder per case");
+    let mut subjects: Vec<String> = messages.iter().map(|m| header(m, "Subject").unwrap()).collect();
+    subjects.sort();
+    subjects.dedup();
+    assert_eq!(subjects.len(), 3, "{subjects:?}");
+}
