@@ -72,3 +72,15 @@ CREATE TABLE legal_clocks (
 
 CREATE INDEX legal_clocks_case ON legal_clocks (case_id);
 CREATE INDEX legal_clocks_remind ON legal_clocks (remind_at);
+
+-- Every delivery attempt of an outbox email: sent with the SMTP server's reply, or failed with
+-- the error.
+CREATE TABLE delivery_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    outbox_id BIGINT NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+    attempted_at BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT
+);
+
+CREATE INDEX delivery_attempts_outbox ON delivery_attempts (outbox_id);

@@ -204,3 +204,13 @@ pub struct TestEmailResult {
     /// Reply text of the SMTP server, or the connection error.
     pub reply: String,
 }
+
+/// One delivery attempt of an email.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeliveryAttempt {
+    pub at: DateTime<Utc>,
+    /// `sent` or `failed`.
+    pub outcome: DeliveryStatus,
+    /// The SMTP server's reply to a sent email, or the error of a failed attempt.
+    pub detail: Option<String>,
+}

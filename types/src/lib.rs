@@ -235,4 +235,7 @@ pub struct Notification {
     /// When the worker tries a queued email next; `None` once sent or failed.
     #[serde(default)]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Every delivery attempt, oldest first.
+    #[serde(default)]
+    pub history: Vec<DeliveryAttempt>,
 }

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use rekey_types::{
-    validate_email, Audience, DeliveryStatus, EventKind, NewStakeholder, Notification, Stakeholder,
+    validate_email, Audience, DeliveryAttempt, DeliveryStatus, EventKind, NewStakeholder, Notification, Stakeholder,
     StakeholderRole,
 };
 
@@ -295,7 +295,10 @@ fn NotificationTable(notifications: Vec<Notification>, data: CaseData) -> impl I
                 <tr data-notification=notification.id>
                     <td>{notification.recipient}</td>
                     <td>{notification.subject}</td>
-                    <td class=status_class>{notification.status.label()}</td>
+                    <td class=status_class>
+                        {notification.status.label()}
+                        <DeliveryHistory attempts=notification.history />
+                    </td>
                     <td class="number">{notification.attempts}</td>
                     <td>{notification.last_error.unwrap_or_default()}</td>
                     <td><LocalTime time=notification.created_at /></td>
@@ -336,6 +339,31 @@ fn NotificationTable(notifications: Vec<Notification>, data: CaseData) -> impl I
         <FormErrorMessage id="notification-retry-error" error=retry_error />
         {empty.then(|| view! { <p id="notifications-empty" class="muted">"No notifications yet."</p> })}
     }
+}
+
+/// Each delivery attempt of an email with its time, outcome and SMTP reply or error.
+#[component]
+fn DeliveryHistory(attempts: Vec<DeliveryAttempt>) -> impl IntoView {
+    if attempts.is_empty() {
+        return None;
+    }
+    let items = attempts
+        .into_iter()
+        .map(|attempt| {
+            view! {
+                <li>
+                    <LocalTime time=attempt.at /> " " {attempt.outcome.label()} ": "
+                    {attempt.detail.unwrap_or_default()}
+                </li>
+            }
+        })
+        .collect_view();
+    Some(view! {
+        <details class="delivery-history">
+            <summary>"Attempts"</summary>
+            <ol>{items}</ol>
+        </details>
+    })
 }
 
 /// Makes a queued or failed email due at once, then reloads the delivery log.

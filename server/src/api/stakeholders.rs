@@ -1,11 +1,13 @@
 //! Stakeholders of a case and the notifications sent to them.
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::Router;
 use rekey_types::{
-    validate_email, Audience, DeliveryStatus, NewStakeholder, Notification, Stakeholder, StakeholderRole,
+    validate_email, Audience, DeliveryAttempt, DeliveryStatus, NewStakeholder, Notification, Stakeholder, StakeholderRole,
     SubscriptionsUpdate,
 };
 use sqlx::any::AnyRow;
@@ -141,7 +143,36 @@ fn notification_from_row(row: &AnyRow) -> Result<Notification> {
         sent_at: optional_time_column(row, "sent_at")?,
         last_attempt_at: optional_time_column(row, "last_attempt_at")?,
         next_attempt_at,
+        history: Vec::new(),
     })
+}
+
+/// Reads the rows as notifications, each with its delivery history from case `case_id`.
+async fn notifications_with_history(state: &AppState, case_id: i64, rows: &[AnyRow]) -> Result<Vec<Notification>> {
+    let attempts = sqlx::query(
+        "SELECT a.outbox_id, a.attempted_at, a.outcome, a.detail FROM delivery_attempts a \
+         JOIN outbox o ON o.id = a.outbox_id WHERE o.case_id = $1 ORDER BY a.id",
+    )
+    .bind(case_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let mut history: HashMap<i64, Vec<DeliveryAttempt>> = HashMap::new();
+    for row in &attempts {
+        let outcome: String = row.try_get("outcome")?;
+        history.entry(row.try_get("outbox_id")?).or_default().push(DeliveryAttempt {
+            at: time_column(row, "attempted_at")?,
+            outcome: DeliveryStatus::parse(&outcome).ok_or_else(|| stored_value_error("outcome", &outcome))?,
+            detail: row.try_get("detail")?,
+        });
+    }
+
+    let mut notifications = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut notification = notification_from_row(row)?;
+        notification.history = history.remove(&notification.id).unwrap_or_default();
+        notifications.push(notification);
+    }
+    Ok(notifications)
 }
 
 /// Delivery log of a case: every email queued for its stakeholders, newest first.
@@ -153,7 +184,7 @@ async fn list_notifications(
     let case = CaseRef::load(&state, &user, number).await?;
     let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM outbox WHERE case_id = $1 ORDER BY id DESC");
     let rows = sqlx::query(&sql).bind(case.id).fetch_all(&state.db.pool).await?;
-    Ok(Json(rows.iter().map(notification_from_row).collect::<Result<_>>()?))
+    Ok(Json(notifications_with_history(&state, case.id, &rows).await?))
 }
 
 /// Delivery log of one stakeholder of a case, newest first.
@@ -177,7 +208,7 @@ async fn list_stakeholder_notifications(
         .bind(stakeholder_id)
         .fetch_all(&state.db.pool)
         .await?;
-    Ok(Json(rows.iter().map(notification_from_row).collect::<Result<_>>()?))
+    Ok(Json(notifications_with_history(&state, case.id, &rows).await?))
 }
 
 /// Makes a queued or failed email due at once and wakes the outbox worker.
@@ -199,5 +230,6 @@ async fn retry_notification(
 
     let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM outbox WHERE id = $1");
     let row = sqlx::query(&sql).bind(id).fetch_one(&state.db.pool).await?;
-    Ok(Json(notification_from_row(&row)?))
+    let mut notifications = notifications_with_history(&state, case.id, &[row]).await?;
+    Ok(Json(notifications.remove(0)))
 }

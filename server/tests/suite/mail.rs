@@ -317,6 +317,11 @@ async fn failed_email_retried_now(backend: Backend) {
     })
     .await;
     assert_eq!(dana_state["attempts"], 3);
+    let history = dana_state["history"].as_array().unwrap();
+    let outcomes: Vec<&str> = history.iter().map(|a| a["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["failed", "failed", "sent"]);
+    assert!(history[0]["detail"].as_str().unwrap().len() > 0, "{}", history[0]);
+    assert!(history[2]["detail"].as_str().unwrap().starts_with("250"), "{}", history[2]);
     assert!(dana_state["sent_at"].is_string(), "{dana_state}");
     let chris_log = app.get_json(&format!("/api/v1/cases/{case}/stakeholders/{chris}/notifications")).await;
     assert_eq!(chris_log[0]["status"], "failed");
