@@ -12,7 +12,7 @@ use rekey_types::{
     Case, CommunicationEntry, Credential, CurrentUser, ErrorBody, ErrorDetail, Finding, LegalClock,
     LoginRequest, NewCase, NewCommunication, NewCredential, NewLegalClock, NewStakeholder,
     NewStatusUpdate, Notification, OverdueUpdate, PhaseChange, ServerStatus, Stakeholder,
-    StatusUpdate, TestEmailRequest, TestEmailResult, TrailImport, UpdateSchedule,
+    StatusUpdate, SubscriptionsUpdate, TestEmailRequest, TestEmailResult, TrailImport, UpdateSchedule,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -297,4 +297,14 @@ pub async fn mark_legal_clock_met(number: i64, id: i64) -> ApiResult<LegalClock>
 
 pub async fn send_test_email(body: &TestEmailRequest) -> ApiResult<TestEmailResult> {
     post_json("/api/v1/admin/test-email", body).await
+}
+
+pub async fn update_subscriptions(
+    number: i64,
+    stakeholder: i64,
+    body: &SubscriptionsUpdate,
+) -> ApiResult<Stakeholder> {
+    let url = case_url(number, &format!("/stakeholders/{stakeholder}/subscriptions"));
+    let request = with_csrf(Request::put(&url)).json(body).map_err(request_error)?;
+    read_json(send(request, true).await?).await
 }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use rekey_types::{
     validate_email, Audience, DeliveryAttempt, DeliveryStatus, EventKind, NewStakeholder, Notification, Stakeholder,
-    StakeholderRole,
+    StakeholderRole, SubscriptionsUpdate,
 };
 
 use super::{show_loaded, CaseData};
@@ -46,14 +46,14 @@ pub fn StakeholdersSection(data: CaseData) -> impl IntoView {
     view! {
         <section id="stakeholders-section" aria-labelledby="stakeholders-heading">
             <h2 id="stakeholders-heading">"Stakeholders"</h2>
-            {show_loaded(data.stakeholders, |stakeholders| view! { <StakeholderTable stakeholders=stakeholders /> })}
+            {show_loaded(data.stakeholders, move |stakeholders| view! { <StakeholderTable stakeholders=stakeholders data=data /> })}
             <StakeholderForm data=data />
         </section>
     }
 }
 
 #[component]
-fn StakeholderTable(stakeholders: Vec<Stakeholder>) -> impl IntoView {
+fn StakeholderTable(stakeholders: Vec<Stakeholder>, data: CaseData) -> impl IntoView {
     let empty = stakeholders.is_empty();
     let rows = stakeholders
         .into_iter()
@@ -64,7 +64,14 @@ fn StakeholderTable(stakeholders: Vec<Stakeholder>) -> impl IntoView {
                     <td>{stakeholder.email}</td>
                     <td>{stakeholder.role.label()}</td>
                     <td>{stakeholder.audience.label()}</td>
-                    <td class="subscriptions">{subscription_labels(&stakeholder.subscriptions)}</td>
+                    <td class="subscriptions">
+                        <span class="subscription-labels">{subscription_labels(&stakeholder.subscriptions)}</span>
+                        <SubscriptionEditor
+                            data=data
+                            stakeholder=stakeholder.id
+                            current=stakeholder.subscriptions.clone()
+                        />
+                    </td>
                     <td><LocalTime time=stakeholder.created_at /></td>
                 </tr>
             }
@@ -101,12 +108,12 @@ fn subscription_labels(kinds: &[EventKind]) -> String {
 
 /// One checkbox per event kind, bound to the list of chosen kinds.
 #[component]
-fn SubscriptionChoices(chosen: RwSignal<Vec<EventKind>>) -> impl IntoView {
+fn SubscriptionChoices(chosen: RwSignal<Vec<EventKind>>, id_prefix: String) -> impl IntoView {
     let boxes = EventKind::ALL
         .iter()
         .map(|kind| {
             let kind = *kind;
-            let id = format!("subscription-{}", kind.as_str());
+            let id = format!("{id_prefix}-{}", kind.as_str());
             let label_for = id.clone();
             let toggle = move |event: leptos::ev::Event| {
                 let checked = event_target_checked(&event);
@@ -137,6 +144,47 @@ fn SubscriptionChoices(chosen: RwSignal<Vec<EventKind>>) -> impl IntoView {
             <legend>"Emails about"</legend>
             {boxes}
         </fieldset>
+    }
+}
+
+/// Lets the lead change which events a stakeholder receives.
+#[component]
+fn SubscriptionEditor(data: CaseData, stakeholder: i64, current: Vec<EventKind>) -> impl IntoView {
+    let chosen = RwSignal::new(current);
+    let error: FormError = RwSignal::new(None);
+    let pending = RwSignal::new(false);
+    let error_id = format!("stakeholder-{stakeholder}-subscriptions-error");
+
+    let save = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        let request = SubscriptionsUpdate {
+            subscriptions: chosen.get_untracked(),
+        };
+        leptos::task::spawn_local(async move {
+            let result = api::update_subscriptions(data.number, stakeholder, &request).await;
+            pending.set(false);
+            match result {
+                Ok(_) => data.stakeholders.refetch(),
+                Err(failure) => error.set(Some(failure)),
+            }
+        });
+    };
+
+    view! {
+        <details class="subscription-editor">
+            <summary>"Change"</summary>
+            <form on:submit=save novalidate>
+                <SubscriptionChoices chosen=chosen id_prefix=format!("stakeholder-{stakeholder}-subscription") />
+                <p id=error_id class="form-error" role="alert">
+                    {move || error.get().map(|failure| failure.message().to_string())}
+                </p>
+                <button type="submit" aria-disabled=move || pending.get().then_some("true")>"Save"</button>
+            </form>
+        </details>
     }
 }
 
@@ -233,7 +281,7 @@ fn StakeholderForm(data: CaseData) -> impl IntoView {
                     error=error
                 />
             </div>
-            <SubscriptionChoices chosen=subscriptions />
+            <SubscriptionChoices chosen=subscriptions id_prefix="subscription".to_string() />
             <FormErrorMessage id="stakeholder-error" error=error />
             <p id="stakeholder-added" class="success" role="status">{move || added.get()}</p>
             <button id="stakeholder-add" type="submit" aria-disabled=move || pending.get().then_some("true")>
