@@ -18,6 +18,12 @@ mod worker;
 pub use template::{escape_html, render_case_event, render_lead_reminder, CaseEvent, CaseFacts, RenderedEmail};
 pub use worker::{retry_delay, retry_now, run_worker, send_due, smtp_reply, smtp_transport, RetryOutcome};
 
+/// Replaces every secret in `text` with `[REDACTED]`; `crate::redact::redact` also reports the
+/// kinds found.
+pub fn redact(text: &str) -> String {
+    crate::redact::redact(text).text
+}
+
 /// Loads what an email shows about case `case_id`.
 pub async fn load_case_facts(tx: &mut Tx, settings: &Settings, case_id: i64) -> Result<CaseFacts> {
     let case = sqlx::query("SELECT number, title, severity, phase FROM cases WHERE id = $1")
