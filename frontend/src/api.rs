@@ -17,6 +17,10 @@ use rekey_types::{
     Task, TaskUpdate,
 };
 use rekey_types::{
+    CommunicationEntry, LegalClock, NewCommunication, NewLegalClock, NewStatusUpdate, OverdueUpdate,
+    StatusUpdate, SubscriptionsUpdate, TestEmailRequest, TestEmailResult, UpdateSchedule,
+};
+use rekey_types::{
     AffectedResource, ContainmentAction, CredentialContainment, CredentialStatusUpdate,
     ImpactInput, ImpactRecord, NewContainmentAction, NewRecoveryAction, RecoveryAction,
     NewTimelineEntry, PlaybookInput, PlaybookTemplate, Preferences, RecoveryActionUpdate,
@@ -486,4 +490,58 @@ pub async fn create_playbook(body: &PlaybookInput) -> ApiResult<PlaybookTemplate
 
 pub async fn replace_playbook(id: i64, body: &PlaybookInput) -> ApiResult<PlaybookTemplate> {
     put_json(&format!("/api/v1/playbooks/{id}"), body).await
+}
+
+pub async fn retry_notification(number: i64, id: i64) -> ApiResult<Notification> {
+    post_json(&case_url(number, &format!("/notifications/{id}/retry")), &()).await
+}
+
+pub async fn status_updates(number: i64) -> ApiResult<Vec<StatusUpdate>> {
+    get(&case_url(number, "/status-updates")).await
+}
+
+pub async fn post_status_update(number: i64, body: &NewStatusUpdate) -> ApiResult<StatusUpdate> {
+    post_json(&case_url(number, "/status-updates"), body).await
+}
+
+pub async fn status_schedule(number: i64) -> ApiResult<UpdateSchedule> {
+    get(&case_url(number, "/status-schedule")).await
+}
+
+pub async fn overdue_updates() -> ApiResult<Vec<OverdueUpdate>> {
+    get("/api/v1/status-updates/overdue").await
+}
+
+pub async fn communications(number: i64) -> ApiResult<Vec<CommunicationEntry>> {
+    get(&case_url(number, "/communications")).await
+}
+
+pub async fn record_communication(number: i64, body: &NewCommunication) -> ApiResult<CommunicationEntry> {
+    post_json(&case_url(number, "/communications"), body).await
+}
+
+pub async fn legal_clocks(number: i64) -> ApiResult<Vec<LegalClock>> {
+    get(&case_url(number, "/legal-clocks")).await
+}
+
+pub async fn add_legal_clock(number: i64, body: &NewLegalClock) -> ApiResult<LegalClock> {
+    post_json(&case_url(number, "/legal-clocks"), body).await
+}
+
+pub async fn mark_legal_clock_met(number: i64, id: i64) -> ApiResult<LegalClock> {
+    post_json(&case_url(number, &format!("/legal-clocks/{id}/met")), &()).await
+}
+
+pub async fn send_test_email(body: &TestEmailRequest) -> ApiResult<TestEmailResult> {
+    post_json("/api/v1/admin/test-email", body).await
+}
+
+pub async fn update_subscriptions(
+    number: i64,
+    stakeholder: i64,
+    body: &SubscriptionsUpdate,
+) -> ApiResult<Stakeholder> {
+    let url = case_url(number, &format!("/stakeholders/{stakeholder}/subscriptions"));
+    let request = with_csrf(Request::put(&url)).json(body).map_err(request_error)?;
+    read_json(send(request, true).await?).await
 }

@@ -15,6 +15,12 @@ pub fn CaseListPage() -> impl IntoView {
     let cases = LocalResource::new(api::cases);
     // Hidden until the session check returns, so a reader never sees a button that fails.
     let can_create = move || session.role().is_some_and(|role| role.can_create_cases());
+    // Numbers of the cases whose status update is overdue. A failed request leaves it empty,
+    // because the flag is only a hint and the case page shows the schedule itself.
+    let overdue = LocalResource::new(|| async {
+        let list = api::overdue_updates().await.unwrap_or_default();
+        list.into_iter().map(|update| update.case_number).collect::<Vec<i64>>()
+    });
 
     view! {
         <div class="page-heading">
@@ -34,21 +40,28 @@ pub fn CaseListPage() -> impl IntoView {
                 };
                 view! { <p id="cases-empty">{text}</p> }.into_any()
             }
-            Some(Ok(cases)) => view! { <CaseTable cases=cases /> }.into_any(),
+            Some(Ok(cases)) => {
+                let overdue = overdue.get().unwrap_or_default();
+                view! { <CaseTable cases=cases overdue=overdue /> }.into_any()
+            }
         }}
     }
 }
 
 #[component]
-fn CaseTable(cases: Vec<Case>) -> impl IntoView {
+fn CaseTable(cases: Vec<Case>, overdue: Vec<i64>) -> impl IntoView {
     let rows = cases
         .into_iter()
         .map(|case| {
             let href = format!("/cases/{}", case.number);
+            let is_overdue = overdue.contains(&case.number);
             view! {
                 <tr data-case=case.number>
                     <td><a href=href.clone()>{case.reference}</a></td>
-                    <td><a href=href>{case.title}</a></td>
+                    <td>
+                        <a href=href>{case.title}</a>
+                        {is_overdue.then(|| view! { " " <span class="badge overdue">"Status update overdue"</span> })}
+                    </td>
                     <td><SeverityBadge severity=case.severity /></td>
                     <td>{case.phase.label()}</td>
                     <td class="number">{case.credential_count}</td>

@@ -3,6 +3,7 @@
 
 mod account;
 mod admin_users;
+mod admin_mail;
 mod api;
 mod case;
 mod case_list;
@@ -104,6 +105,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view=admin_users::UsersPage />
                     <Route path=path!("/invitations/:token") view=invitation::InvitationPage />
                     <Route path=path!("/playbooks") view=playbooks::PlaybooksPage />
+                    <Route path=path!("/admin/mail") view=admin_mail::MailTestPage />
                 </Routes>
             </main>
         </Router>
@@ -188,6 +190,9 @@ fn Header() -> impl IntoView {
                             view! {
                                 <nav class="header-user" aria-label="Account">
                                     {is_admin.then(|| view! { <a id="nav-users" href="/admin/users">"Users"</a> })}
+                                    {is_admin.then(|| view! {
+                                        <a id="mail-settings" href="/admin/mail">"Mail settings"</a>
+                                    })}
                                     <span id="current-user" title=user.username.clone()>
                                         {user.display_name.clone()}
                                     </span>

@@ -81,6 +81,12 @@ pub struct Settings {
     pub mail_retry_max_ms: u64,
     /// Attempts after which an email is marked failed and no longer retried.
     pub mail_max_attempts: u32,
+    /// Seconds between status updates to stakeholders of a case of severity P1 to P4; 0 means
+    /// the severity has no cadence.
+    pub status_cadence_p1_seconds: u64,
+    pub status_cadence_p2_seconds: u64,
+    pub status_cadence_p3_seconds: u64,
+    pub status_cadence_p4_seconds: u64,
     /// Log output: `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// Minutes to watch the trail after a credential's last containment action before it
@@ -117,6 +123,10 @@ impl Default for Settings {
             mail_retry_base_ms: 5_000,
             mail_retry_max_ms: 600_000,
             mail_max_attempts: 12,
+            status_cadence_p1_seconds: 30 * 60,
+            status_cadence_p2_seconds: 2 * 60 * 60,
+            status_cadence_p3_seconds: 24 * 60 * 60,
+            status_cadence_p4_seconds: 0,
             log_format: LogFormat::Text,
             verification_window_minutes: 30,
         }
@@ -144,6 +154,10 @@ const KEYS: &[&str] = &[
     "mail_retry_base_ms",
     "mail_retry_max_ms",
     "mail_max_attempts",
+    "status_cadence_p1_seconds",
+    "status_cadence_p2_seconds",
+    "status_cadence_p3_seconds",
+    "status_cadence_p4_seconds",
     "log_format",
     "verification_window_minutes",
 ];
@@ -263,6 +277,19 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// Returns the time between status updates for a case of `severity`, or `None` when that
+    /// severity has no cadence.
+    pub fn status_cadence(&self, severity: rekey_types::Severity) -> Option<Duration> {
+        use rekey_types::Severity;
+        let seconds = match severity {
+            Severity::P1 => self.status_cadence_p1_seconds,
+            Severity::P2 => self.status_cadence_p2_seconds,
+            Severity::P3 => self.status_cadence_p3_seconds,
+            Severity::P4 => self.status_cadence_p4_seconds,
+        };
+        (seconds > 0).then(|| Duration::from_secs(seconds))
     }
 
     /// Returns the database URL, with the SQLite default filled in.

@@ -21,6 +21,8 @@ pub mod throttle;
 pub mod tokens;
 pub mod totp;
 pub mod rules;
+pub mod redact;
+pub mod reminders;
 mod web;
 
 use config::Settings;
@@ -62,6 +64,11 @@ impl App {
             tracing::warn!("mail is not configured (smtp_host is empty); notifications stay in the outbox");
             None
         };
+        let reminders = tokio::spawn(reminders::run(
+            self.state.db.clone(),
+            self.state.settings.clone(),
+            self.state.mail_wakeup.clone(),
+        ));
         let router = web::router(self.state);
         let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let result = axum::serve(self.listener, service)
@@ -70,6 +77,7 @@ impl App {
         if let Some(worker) = worker {
             worker.abort();
         }
+        reminders.abort();
         result?;
         Ok(())
     }

@@ -136,8 +136,12 @@ wire_enum!(
         Legal = "legal", "Legal";
         Communications = "communications", "Communications";
         Technical = "technical", "Technical team";
+        Developers = "developers", "Developers";
         Management = "management", "Management";
         ResourceOwner = "resource_owner", "Resource owner";
+        LawEnforcement = "law_enforcement", "Law enforcement";
+        Regulator = "regulator", "Regulator";
+        ExternalParty = "external_party", "External party";
         Other = "other", "Other";
     }
 );

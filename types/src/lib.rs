@@ -7,14 +7,16 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-mod access;
 #[macro_use]
 mod enums;
+mod access;
+mod communication;
 mod trail;
 mod validate;
 mod workflow;
 
 pub use access::*;
+pub use communication::*;
 pub use enums::*;
 pub use trail::*;
 pub use validate::*;
@@ -117,6 +119,10 @@ pub struct Case {
     /// for everyone else, who see every section their role allows.
     #[serde(default)]
     pub shared_sections: Option<Vec<String>>,
+    /// Kinds of secret removed from the title and summary when the case was saved; filled only
+    /// in the response that saves them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redactions: Vec<RedactionKind>,
 }
 
 /// Body of `PATCH /api/v1/cases/{number}`: the fields to change, and the version they are
@@ -266,6 +272,11 @@ pub struct NewStakeholder {
     pub name: String,
     pub email: String,
     pub role: StakeholderRole,
+    #[serde(default)]
+    pub audience: Audience,
+    /// Event kinds the stakeholder receives email about; every kind when absent.
+    #[serde(default = "all_event_kinds")]
+    pub subscriptions: Vec<EventKind>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -274,6 +285,10 @@ pub struct Stakeholder {
     pub name: String,
     pub email: String,
     pub role: StakeholderRole,
+    #[serde(default)]
+    pub audience: Audience,
+    #[serde(default)]
+    pub subscriptions: Vec<EventKind>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -281,6 +296,9 @@ pub struct Stakeholder {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Notification {
     pub id: i64,
+    /// Stakeholder the email went to; `None` once the stakeholder is removed.
+    #[serde(default)]
+    pub stakeholder_id: Option<i64>,
     pub recipient: String,
     pub subject: String,
     pub status: DeliveryStatus,
@@ -288,4 +306,13 @@ pub struct Notification {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// Time of the latest delivery attempt, successful or not.
+    #[serde(default)]
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// When the worker tries a queued email next; `None` once sent or failed.
+    #[serde(default)]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Every delivery attempt, oldest first.
+    #[serde(default)]
+    pub history: Vec<DeliveryAttempt>,
 }

@@ -6,6 +6,7 @@
 //! Stakeholder accounts see the overview and only the sections a lead shared with them, with no
 //! controls, and the page requests no other section.
 
+mod communication;
 mod containment;
 mod credentials;
 mod derived;
@@ -47,6 +48,9 @@ const SECTIONS: &[(&str, &str, &str)] = &[
     ("resources", "resources-section", "Resources"),
     ("stakeholders", "stakeholders-section", "Stakeholders"),
     ("notifications", "notifications-section", "Notifications"),
+    ("status-updates", "status-updates-section", "Status updates"),
+    ("legal-clocks", "legal-clocks-section", "Legal deadlines"),
+    ("communications", "communications-section", "Communications log"),
     ("members", "members-section", "Members"),
     ("timeline", "timeline-section", "Timeline"),
 ];
@@ -305,6 +309,7 @@ fn CaseView(number: i64) -> impl IntoView {
         // readable, such as after an administrator adds themselves as a member.
         LoadState::Loaded => {
             let data = CaseData::load_sections(number, access);
+            let comms = communication::CommunicationData::load(number);
             let member_access = members::MemberAccess {
                 number,
                 members: data.members,
@@ -315,6 +320,9 @@ fn CaseView(number: i64) -> impl IntoView {
             };
             view! {
                 <Overview data=data />
+                <Show when=move || data.shows("status-updates")>
+                    <communication::OverdueFlag comms=comms />
+                </Show>
                 <Show when=move || data.shows("containment")>
                     <containment::ContainmentAlert data=data />
                 </Show>
@@ -348,6 +356,15 @@ fn CaseView(number: i64) -> impl IntoView {
                 </Show>
                 <Show when=move || data.shows("notifications")>
                     <stakeholders::NotificationsSection data=data />
+                </Show>
+                <Show when=move || data.shows("status-updates")>
+                    <communication::StatusUpdatesSection data=data comms=comms />
+                </Show>
+                <Show when=move || data.shows("legal-clocks")>
+                    <communication::LegalClocksSection comms=comms />
+                </Show>
+                <Show when=move || data.shows("communications")>
+                    <communication::CommunicationsLogSection comms=comms />
                 </Show>
                 <Show when=move || data.shows("members")>
                     <members::MembersSection access=member_access />

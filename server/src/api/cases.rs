@@ -9,8 +9,8 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use rekey_types::{
-    case_reference, check_plain_text, parse_zoned_time, Case, CaseUpdate, CaseRole, DetectionSource, NewCase, Phase, PhaseChange, Severity,
-    UserRole,
+    case_reference, check_plain_text, parse_zoned_time, Case, CaseRole, CaseUpdate, DetectionSource, NewCase, Phase,
+    PhaseChange, RedactionKind, Severity, UserRole,
 };
 use serde_json::json;
 use sqlx::any::AnyRow;
@@ -23,6 +23,7 @@ use crate::db::{now_millis, optional_time_column, time_column, to_millis, Tx};
 use crate::error::{Error, Json, Result};
 use crate::mail::{self, CaseEvent};
 use crate::api::Routes;
+use crate::redact::redact_into;
 use crate::AppState;
 
 pub fn router() -> Routes {
@@ -182,6 +183,7 @@ fn case_from_row(row: &AnyRow, my_role: Option<CaseRole>) -> Result<Case> {
         my_role,
         version: row.try_get("version")?,
         shared_sections: None,
+        redactions: Vec::new(),
     })
 }
 
@@ -189,6 +191,19 @@ fn case_from_row(row: &AnyRow, my_role: Option<CaseRole>) -> Result<Case> {
 /// can cause.
 pub fn stored_value_error(column: &str, value: &str) -> Error {
     Error::Internal(anyhow::anyhow!("unexpected value '{value}' in column {column}"))
+}
+
+/// Numbers of the cases `user` may open, by the same rule as the case list.
+pub async fn visible_case_numbers(state: &AppState, user: &User) -> Result<std::collections::HashSet<i64>> {
+    let rows = sqlx::query(
+        "SELECT c.number FROM cases c LEFT JOIN case_members m ON m.case_id = c.id AND m.user_id = $1 \
+         WHERE m.user_id IS NOT NULL OR ($2 = 1 AND c.restricted = 0)",
+    )
+    .bind(user.id())
+    .bind(i64::from(user.role() == UserRole::Manager))
+    .fetch_all(&state.db.pool)
+    .await?;
+    rows.iter().map(|row| Ok(row.try_get::<i64, _>("number")?)).collect()
 }
 
 /// Lists the cases the caller may open: their own memberships, and for managers every case
@@ -238,10 +253,11 @@ async fn get_case(State(state): State<AppState>, user: User, case: CaseRef) -> R
     Ok(Json(found))
 }
 
-/// Checked fields of a new case.
+/// Checked fields of a new case, with secrets redacted from the title and summary.
 struct ValidCase {
     title: String,
     summary: String,
+    redactions: Vec<RedactionKind>,
     external_ref: Option<String>,
     compromise_time: Option<i64>,
 }
@@ -292,9 +308,11 @@ fn validate_new_case(input: &NewCase) -> Result<ValidCase> {
         None | Some("") => None,
         Some(value) => Some(parse_compromise_time(value)?),
     };
+    let mut redactions = Vec::new();
     Ok(ValidCase {
-        title: title.to_string(),
-        summary: input.summary.trim().to_string(),
+        title: redact_into(title, &mut redactions),
+        summary: redact_into(input.summary.trim(), &mut redactions),
+        redactions,
         external_ref: external_ref.map(str::to_string),
         compromise_time,
     })
@@ -349,7 +367,8 @@ async fn create_case(
     tx.commit().await?;
 
     tracing::info!(case = number, user = user.account.id, "case created");
-    let case = fetch_case(&state, CaseRef { id, number, role: Some(CaseRole::Lead) }).await?;
+    let mut case = fetch_case(&state, CaseRef { id, number, role: Some(CaseRole::Lead) }).await?;
+    case.redactions = valid.redactions;
     Ok((StatusCode::CREATED, Json(case)))
 }
 

@@ -8,17 +8,22 @@ use crate::AppState;
 
 pub mod audit;
 pub mod cases;
+pub mod communications;
 pub mod containment;
 pub mod credentials;
 pub mod derived;
 pub mod impact;
 pub mod imports;
 pub mod invitations;
+pub mod legal_clocks;
 pub mod members;
 pub mod playbooks;
 pub mod resources;
 pub mod rules;
 pub mod session;
+pub mod severity;
+pub mod status_updates;
+pub mod test_email;
 pub mod stakeholders;
 pub mod tasks;
 pub mod timeline;
@@ -77,6 +82,11 @@ fn routes(state: &AppState) -> Routes {
         .merge(invitations::router())
         .merge(audit::router())
         .merge(rules::router())
+        .merge(severity::router())
+        .merge(status_updates::router())
+        .merge(communications::router())
+        .merge(legal_clocks::router())
+        .merge(test_email::router())
 }
 
 pub fn router(state: &AppState) -> Router<AppState> {

@@ -111,6 +111,21 @@ fn expectation(method: &Method, path: &str) -> Rule {
         ("POST", "/playbooks") | ("PUT", "/playbooks/{id}") => Rule::AdminOnly,
         ("GET" | "POST", "/rules") | ("POST", "/rules/{id}/enable" | "/rules/{id}/disable") => Rule::AdminOnly,
         ("POST", "/cases/{number}/credentials/{id}/confirm") => Rule::CaseWrite,
+        ("GET", "/cases/{number}/communications" | "/cases/{number}/legal-clocks" | "/cases/{number}/status-updates") => {
+            Rule::CaseRead { overview: false }
+        }
+        ("GET", "/cases/{number}/status-schedule" | "/cases/{number}/stakeholders/{id}/notifications") => {
+            Rule::CaseRead { overview: false }
+        }
+        ("POST", "/cases/{number}/communications" | "/cases/{number}/legal-clocks" | "/cases/{number}/status-updates") => {
+            Rule::CaseWrite
+        }
+        ("POST", "/cases/{number}/legal-clocks/{id}/met" | "/cases/{number}/severity") => Rule::CaseWrite,
+        ("POST", "/cases/{number}/notifications/{id}/retry") | ("PUT", "/cases/{number}/stakeholders/{id}/subscriptions") => {
+            Rule::CaseWrite
+        }
+        ("GET", "/status-updates/overdue") => Rule::SignedIn,
+        ("POST", "/admin/test-email") => Rule::AdminOnly,
         _ => panic!("no authorization entry for {m} /api/v1{path}; add one to `expectation`"),
     }
 }

@@ -12,6 +12,8 @@ mod browser_workflow;
 mod cases;
 mod containment;
 mod impact;
+mod browser_communication;
+mod communications;
 mod imports;
 mod invitations;
 mod mail;

@@ -1,131 +1,20 @@
-//! Stakeholder email through a transactional outbox.
-//!
-//! A change that notifies stakeholders writes its emails to the `outbox` table in the change's
-//! own transaction. A background worker sends due rows over SMTP and retries failures with
-//! exponential backoff, so an SMTP outage delays mail but loses none.
+//! Delivery side of the outbox: the worker that claims due emails, sends them over SMTP and
+//! records each attempt, retries with exponential backoff, and "retry now".
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use rekey_types::{case_reference, secret_key_words, Phase};
+use rekey_types::DeliveryStatus;
 use sqlx::Row;
 use tokio::sync::Notify;
 
 use crate::config::{Settings, SmtpSecurity};
 use crate::db::{now_millis, Db, Tx};
 use crate::error::Result;
-
-/// Something that happened on a case that stakeholders hear about.
-#[derive(Debug, Clone)]
-pub enum CaseEvent {
-    PhaseChanged { from: Phase, to: Phase, by: String },
-    FindingsAdded { count: i64, calls: Vec<String>, by: String },
-}
-
-impl CaseEvent {
-    fn headline(&self) -> String {
-        match self {
-            CaseEvent::PhaseChanged { to, .. } => format!("moved to {}", to.label()),
-            CaseEvent::FindingsAdded { count, .. } => format!("{count} new eradication finding(s)"),
-        }
-    }
-
-    fn details(&self) -> String {
-        match self {
-            CaseEvent::PhaseChanged { from, to, by } => {
-                format!("{by} moved the case from {} to {}.", from.label(), to.label())
-            }
-            CaseEvent::FindingsAdded { count, calls, by } => {
-                let mut text = format!(
-                    "A trail import by {by} added {count} eradication finding(s): calls made with \
-                     a leaked credential after the compromise time."
-                );
-                if !calls.is_empty() {
-                    text.push_str("\n\nCalls flagged: ");
-                    text.push_str(&calls.join(", "));
-                    text.push('.');
-                }
-                text
-            }
-        }
-    }
-}
-
-/// Replaces every word shaped like a secret access key with `[REDACTED]`.
-pub fn redact(text: &str) -> String {
-    let mut redacted = text.to_string();
-    for word in secret_key_words(text) {
-        redacted = redacted.replace(word, "[REDACTED]");
-    }
-    redacted
-}
-
-/// Queues one email per stakeholder of the case, inside the caller's transaction.
-pub async fn enqueue_case_event(tx: &mut Tx, settings: &Settings, case_id: i64, event: &CaseEvent) -> Result<u64> {
-    let case = sqlx::query("SELECT number, title, severity, phase FROM cases WHERE id = $1")
-        .bind(case_id)
-        .fetch_one(&mut **tx)
-        .await?;
-    let number: i64 = case.try_get("number")?;
-    let title: String = case.try_get("title")?;
-    let severity: String = case.try_get("severity")?;
-    let phase: String = case.try_get("phase")?;
-    let phase_label = Phase::parse(&phase).map(Phase::label).unwrap_or("unknown");
-    let reference = case_reference(number);
-    let link = format!("{}/cases/{number}", settings.public_url());
-
-    let subject = redact(&format!("[{reference}] {}: {title}", event.headline()));
-    let body = redact(&format!(
-        "Case {reference}: {title}\nSeverity: {severity}\nPhase: {phase_label}\n\n{}\n\nOpen the case: {link}\n\n\
-         You receive this email as a stakeholder of the case in Rekey.\n",
-        event.details()
-    ));
-
-    let stakeholders = sqlx::query("SELECT id, email FROM stakeholders WHERE case_id = $1 ORDER BY id")
-        .bind(case_id)
-        .fetch_all(&mut **tx)
-        .await?;
-    let now = now_millis();
-    for stakeholder in &stakeholders {
-        let stakeholder_id: i64 = stakeholder.try_get("id")?;
-        let email: String = stakeholder.try_get("email")?;
-        sqlx::query(
-            "INSERT INTO outbox (case_id, stakeholder_id, recipient, subject, body, status, attempts, \
-             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $6)",
-        )
-        .bind(case_id)
-        .bind(stakeholder_id)
-        .bind(email)
-        .bind(&subject)
-        .bind(&body)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(stakeholders.len() as u64)
-}
-
-/// Queues one email to `recipient` inside the caller's transaction. The caller redacts the
-/// parts of `subject` and `body` that people typed, with [`redact`].
-pub async fn enqueue_email(tx: &mut Tx, case_id: Option<i64>, recipient: &str, subject: &str, body: &str) -> Result<()> {
-    let now = now_millis();
-    sqlx::query(
-        "INSERT INTO outbox (case_id, recipient, subject, body, status, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $5)",
-    )
-    .bind(case_id)
-    .bind(recipient)
-    .bind(subject)
-    .bind(body)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
 
 /// A queued email claimed by this worker.
 struct OutboxEmail {
@@ -134,6 +23,7 @@ struct OutboxEmail {
     recipient: String,
     subject: String,
     body: String,
+    html_body: Option<String>,
     attempts: i64,
 }
 
@@ -151,7 +41,7 @@ async fn claim_due(db: &Db, limit: i64) -> Result<Vec<OutboxEmail>> {
         "UPDATE outbox SET lease_until = $1 WHERE id IN (\
            SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $2 \
            AND (lease_until IS NULL OR lease_until < $2) ORDER BY id LIMIT $3 {lock}) \
-         RETURNING id, case_id, recipient, subject, body, attempts"
+         RETURNING id, case_id, recipient, subject, body, html_body, attempts"
     );
     let rows = sqlx::query(&sql)
         .bind(now + LEASE_MILLIS)
@@ -177,6 +67,7 @@ async fn claim_due(db: &Db, limit: i64) -> Result<Vec<OutboxEmail>> {
             recipient: row.try_get("recipient")?,
             subject: row.try_get("subject")?,
             body: row.try_get("body")?,
+            html_body: row.try_get("html_body")?,
             attempts: row.try_get("attempts")?,
         });
     }
@@ -219,12 +110,16 @@ fn build_message(settings: &Settings, email: &OutboxEmail) -> anyhow::Result<Mes
         .subject(email.subject.clone())
         .message_id(Some(format!("<outbox-{}@{domain}>", email.id)));
     if let Some(number) = email.case_number {
-        // Every email of a case refers to the same root id, so mail clients thread them.
-        builder = builder.references(format!("<case-{number}@{domain}>"));
+        // Every email of a case replies to the same root id, which no email carries itself, so
+        // mail clients put all of a case's emails in one thread.
+        let root = format!("<case-{number}@{domain}>");
+        builder = builder.in_reply_to(root.clone()).references(root);
     }
-    Ok(builder
-        .header(ContentType::TEXT_PLAIN)
-        .body(email.body.clone())?)
+    let message = match &email.html_body {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(email.body.clone(), html.clone()))?,
+        None => builder.header(ContentType::TEXT_PLAIN).body(email.body.clone())?,
+    };
+    Ok(message)
 }
 
 /// Delay before retry number `attempt` (1-based): base × 2^(attempt−1), at most the maximum.
@@ -234,16 +129,35 @@ pub fn retry_delay(settings: &Settings, attempt: u32) -> Duration {
     Duration::from_millis(millis.min(settings.mail_retry_max_ms))
 }
 
-async fn record_sent(db: &Db, id: i64) -> Result<()> {
+/// Marks an email sent.
+///
+/// NOTE: when the SMTP server accepted an email but this update fails (the database is down),
+/// the lease expires and a worker sends the email again, with the same Message-ID.
+async fn record_sent(db: &Db, id: i64, reply: &str) -> Result<()> {
     let now = now_millis();
+    let mut tx = db.begin().await?;
     sqlx::query(
-        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, lease_until = NULL, \
-         last_error = NULL WHERE id = $2",
+        "UPDATE outbox SET status = 'sent', sent_at = $1, last_attempt_at = $1, attempts = attempts + 1, \
+         lease_until = NULL, last_error = NULL WHERE id = $2",
     )
     .bind(now)
     .bind(id)
-    .execute(&db.pool)
+    .execute(&mut *tx)
     .await?;
+    log_attempt(&mut tx, id, now, DeliveryStatus::Sent, reply).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Adds one row to the delivery history of email `outbox_id`.
+async fn log_attempt(tx: &mut Tx, outbox_id: i64, at: i64, outcome: DeliveryStatus, detail: &str) -> Result<()> {
+    sqlx::query("INSERT INTO delivery_attempts (outbox_id, attempted_at, outcome, detail) VALUES ($1, $2, $3, $4)")
+        .bind(outbox_id)
+        .bind(at)
+        .bind(outcome.as_str())
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -253,17 +167,22 @@ async fn record_failure(db: &Db, settings: &Settings, email: &OutboxEmail, error
     let give_up = attempt_number >= settings.mail_max_attempts;
     let status = if give_up { "failed" } else { "queued" };
     let delay = i64::try_from(retry_delay(settings, attempt_number).as_millis()).unwrap_or(i64::MAX);
+    let now = now_millis();
+    let mut tx = db.begin().await?;
     sqlx::query(
         "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4, \
-         lease_until = NULL WHERE id = $5",
+         last_attempt_at = $5, lease_until = NULL WHERE id = $6",
     )
     .bind(status)
     .bind(attempts)
-    .bind(now_millis().saturating_add(delay))
+    .bind(now.saturating_add(delay))
     .bind(error)
+    .bind(now)
     .bind(email.id)
-    .execute(&db.pool)
+    .execute(&mut *tx)
     .await?;
+    log_attempt(&mut tx, email.id, now, DeliveryStatus::Failed, error).await?;
+    tx.commit().await?;
     if give_up {
         tracing::error!(outbox = email.id, attempts, error, "email failed; no more retries");
     } else {
@@ -272,17 +191,63 @@ async fn record_failure(db: &Db, settings: &Settings, email: &OutboxEmail, error
     Ok(())
 }
 
+/// Formats an SMTP reply as its code followed by its text, such as `250 OK`.
+pub fn smtp_reply(response: &lettre::transport::smtp::response::Response) -> String {
+    let text: Vec<&str> = response.message().collect();
+    format!("{} {}", response.code(), text.join(" "))
+}
+
+/// Outcome of a "retry now" request for one outbox row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryOutcome {
+    /// The email is due now, and the worker tries it on its next pass.
+    Queued,
+    /// The email was delivered before, so nothing changes.
+    AlreadySent,
+    /// No email with this id belongs to the case.
+    NotFound,
+}
+
+/// Makes email `id` of case `case_id` due at once, also after it failed for good.
+///
+/// A failed email keeps its attempt count, so when the extra attempt fails too it goes
+/// straight back to `failed` instead of starting a new round of retries.
+pub async fn retry_now(db: &Db, case_id: i64, id: i64) -> Result<RetryOutcome> {
+    let updated = sqlx::query(
+        "UPDATE outbox SET status = 'queued', next_attempt_at = $1 \
+         WHERE id = $2 AND case_id = $3 AND status <> 'sent'",
+    )
+    .bind(now_millis())
+    .bind(id)
+    .bind(case_id)
+    .execute(&db.pool)
+    .await?;
+    if updated.rows_affected() == 1 {
+        return Ok(RetryOutcome::Queued);
+    }
+
+    let exists = sqlx::query("SELECT id FROM outbox WHERE id = $1 AND case_id = $2")
+        .bind(id)
+        .bind(case_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(match exists {
+        Some(_) => RetryOutcome::AlreadySent,
+        None => RetryOutcome::NotFound,
+    })
+}
+
 /// Sends every due email once; returns how many were attempted.
 pub async fn send_due(db: &Db, settings: &Settings, transport: &AsyncSmtpTransport<Tokio1Executor>) -> Result<usize> {
     let emails = claim_due(db, 20).await?;
     for email in &emails {
         let outcome = match build_message(settings, email) {
-            Ok(message) => transport.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+            Ok(message) => transport.send(message).await.map(|response| smtp_reply(&response)).map_err(|e| e.to_string()),
             Err(e) => Err(format!("invalid message: {e}")),
         };
         match outcome {
-            Ok(()) => {
-                record_sent(db, email.id).await?;
+            Ok(reply) => {
+                record_sent(db, email.id, &reply).await?;
                 tracing::info!(outbox = email.id, case = email.case_number, "email sent");
             }
             Err(error) => record_failure(db, settings, email, &error).await?,
@@ -319,13 +284,6 @@ pub async fn run_worker(db: Db, settings: Arc<Settings>, wakeup: Arc<Notify>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redact_replaces_secret_keys() {
-        let text = "key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY for AKIATFQR7NSC8Q4X20BJ";
-        let redacted = redact(text);
-        assert_eq!(redacted, "key [REDACTED] for AKIATFQR7NSC8Q4X20BJ");
-    }
 
     #[test]
     fn retry_delay_doubles_up_to_max() {
