@@ -29,6 +29,9 @@ pub fn LoginPage() -> impl IntoView {
 
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
+    let code = RwSignal::new(String::new());
+    // Set once the server answers that this account needs a one-time code as well.
+    let needs_code = RwSignal::new(false);
     let error: FormError = RwSignal::new(None);
     let pending = RwSignal::new(false);
 
@@ -37,8 +40,9 @@ pub fn LoginPage() -> impl IntoView {
         if pending.get_untracked() {
             return;
         }
+        let typed_code = code.get_untracked().trim().to_string();
         let request = LoginRequest {
-            totp_code: None,
+            totp_code: (!typed_code.is_empty()).then_some(typed_code),
             username: username.get_untracked().trim().to_string(),
             password: password.get_untracked(),
         };
@@ -60,13 +64,20 @@ pub fn LoginPage() -> impl IntoView {
                 Ok(user) => {
                     error.set(None);
                     password.set(String::new());
+                    code.set(String::new());
                     session.user.set(Some(user));
                     navigate(&next, NavigateOptions::default());
                 }
+                Err(failure) if failure.detail.code == "totp_required" => {
+                    // The password was right; keep it and ask for the code.
+                    needs_code.set(true);
+                    error.set(Some(failure));
+                }
                 Err(failure) => {
                     // The server's 401 message is deliberately generic: it does not tell which
-                    // of username and password was wrong.
+                    // of username, password and code was wrong.
                     password.set(String::new());
+                    code.set(String::new());
                     error.set(Some(failure));
                 }
             }
@@ -96,6 +107,17 @@ pub fn LoginPage() -> impl IntoView {
                     input_type="password"
                     autocomplete="current-password"
                 />
+                <Show when=move || needs_code.get()>
+                    <TextField
+                        id="login-code"
+                        label="Code from your authenticator app"
+                        field="totp_code"
+                        value=code
+                        error=error
+                        required=true
+                        autocomplete="one-time-code"
+                    />
+                </Show>
                 <FormErrorMessage id="login-error" error=error />
                 <button id="login-submit" type="submit" aria-disabled=move || pending.get().then_some("true")>
                     {move || if pending.get() { "Signing in…" } else { "Sign in" }}

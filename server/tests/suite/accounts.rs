@@ -15,6 +15,7 @@ on_both_backends!(
     session_token_stored_hashed,
     login_upgrades_old_hash,
     common_password_rejected,
+    session_expiry_and_idle_timeout,
 );
 
 async fn login_sets_session_cookie(backend: Backend) {
@@ -209,4 +210,24 @@ async fn security_headers_present() {
         .await;
     assert!(response.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
     assert!(response.headers()["set-cookie"].to_str().unwrap().contains("Secure"));
+}
+
+async fn session_expiry_and_idle_timeout(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.login_admin().await;
+    expect_status(app.get("/api/v1/session").await, StatusCode::OK).await;
+    sqlx::query("UPDATE sessions SET expires_at = 1")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    expect_status(app.get("/api/v1/session").await, StatusCode::UNAUTHORIZED).await;
+
+    app.login_admin().await;
+    expect_status(app.get("/api/v1/session").await, StatusCode::OK).await;
+    // Last seen long ago: past the idle timeout, though the absolute lifetime is not over.
+    sqlx::query("UPDATE sessions SET last_seen_at = 1")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    expect_status(app.get("/api/v1/session").await, StatusCode::UNAUTHORIZED).await;
 }

@@ -157,3 +157,48 @@ async fn browser_works_one_case() {
     let findings = app.get_json("/api/v1/cases/1/findings").await;
     assert_eq!(findings.as_array().unwrap().len(), 1);
 }
+
+/// Signs in with a password and then the one-time code the login page asks for.
+async fn sign_in_with_code(client: &Client, app: &TestApp, code: &str) -> Result<(), fantoccini::error::CmdError> {
+    client.goto(&format!("{}/login", app.base)).await?;
+    fill(client, "login-username", "admin").await?;
+    fill(client, "login-password", ADMIN_PASSWORD).await?;
+    click(client, "login-submit").await?;
+    fill(client, "login-code", code).await?;
+    click(client, "login-submit").await?;
+    wait_for("the case list after signing in", Duration::from_secs(15), || async {
+        client.find(Locator::Id("new-case")).await.ok().map(|_| ())
+    })
+    .await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_login_asks_for_code() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.login_admin().await;
+    let setup = app.post("/api/v1/account/totp/setup", &json!({})).await;
+    let setup: serde_json::Value = setup.json().await.unwrap();
+    let secret = setup["secret"].as_str().unwrap().to_string();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let step = rekey::totp::current_step(now);
+    let enable = app
+        .post("/api/v1/account/totp/enable", &json!({"code": rekey::totp::code_at(&secret, step).unwrap()}))
+        .await;
+    assert_eq!(enable.status(), reqwest::StatusCode::NO_CONTENT);
+    let next_code = rekey::totp::code_at(&secret, step + 1).unwrap();
+
+    let profile = tempfile::tempdir().unwrap();
+    let driver = start_driver();
+    let client = connect(&driver, profile.path()).await;
+    let outcome = std::panic::AssertUnwindSafe(sign_in_with_code(&client, &app, &next_code))
+        .catch_unwind()
+        .await;
+    let closed = client.close().await;
+    drop(driver);
+    match outcome {
+        Ok(steps) => steps.expect("browser steps"),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+    closed.expect("WebDriver session closes");
+}
