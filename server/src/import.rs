@@ -1,9 +1,10 @@
 //! Trail import: reads CloudTrail and CTS files (plain, gzip or zip), keeps the events of a case's credentials at or after
 //! its compromise time, and turns the sensitive ones into eradication findings.
 //!
-//! Files are parsed on a blocking thread and matching events flow through a bounded channel
-//! into one database transaction, so memory stays flat however large the files are. A file
-//! that cannot be read rolls the whole import back; the failure itself is recorded.
+//! Files are parsed on a blocking thread, and the events to keep are spooled to a temporary
+//! file; only then does one database transaction store them. Memory stays flat however large
+//! the files are, and the write lock is held only while storing, not while reading. A file
+//! that cannot be read keeps nothing; the failure itself is recorded.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -51,12 +52,14 @@ pub struct Importer {
     pub actor: Actor,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 struct FileRecord {
     name: String,
     size: i64,
     sha256: String,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 enum Message {
     Matched { credential_id: i64, event: Event },
     /// An event at or after the compromise time that no credential matched.
@@ -133,27 +136,37 @@ pub async fn import_files(
     let matcher = load_matcher(db, case).await?;
     let rules = load_rule_set(db).await?;
 
+    // The files are read in full before the transaction opens, with the events to store
+    // spooled to a temporary file. So reading a large upload never holds the database's
+    // write lock, which on SQLite would make every other change wait.
     let (sender, receiver) = mpsc::channel::<Message>(1024);
     let reader = tokio::task::spawn_blocking(move || read_all(files, &matcher, &sender));
+    let spooler = tokio::task::spawn_blocking(move || spool_messages(receiver));
+    let events_read = reader.await.map_err(anyhow::Error::from)?;
+    let spool = spooler
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_err(|e| anyhow::anyhow!("cannot write the import spool file: {e}"))?;
+    let events_read = match events_read {
+        Ok(count) => count,
+        Err(message) => {
+            let message = format!("{message}. Nothing was imported.");
+            record_failed_import(db, case, importer, &message).await?;
+            tracing::warn!(case = case.number, error = %message, "trail import failed");
+            return Err(Error::invalid("files", message));
+        }
+    };
 
+    let (sender, receiver) = mpsc::channel::<Message>(1024);
+    let replayer = tokio::task::spawn_blocking(move || replay_spool(spool, &sender));
     let mut tx = db.begin().await?;
     let stored = store_events(&mut tx, case, importer, &rules, receiver).await;
-    let events_read = reader.await.map_err(anyhow::Error::from)?;
-
-    let failure = match (&stored, &events_read) {
-        (Err(_), _) => None,
-        (Ok(_), Err(message)) => Some(message.clone()),
-        (Ok(_), Ok(_)) => None,
-    };
-    if let Some(message) = failure {
-        tx.rollback().await?;
-        let message = format!("{message}. Nothing was imported.");
-        record_failed_import(db, case, importer, &message).await?;
-        tracing::warn!(case = case.number, error = %message, "trail import failed");
-        return Err(Error::invalid("files", message));
-    }
+    replayer
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_err(|e| anyhow::anyhow!("cannot read the import spool file: {e}"))?;
     let (mut outcome, file_records, calls) = stored?;
-    outcome.events_read = events_read.map_err(|m| Error::invalid("files", m))?;
+    outcome.events_read = events_read;
 
     finish_import(&mut tx, &outcome, &file_records).await?;
     if outcome.findings_new > 0 {
@@ -185,6 +198,32 @@ pub async fn import_files(
         "trail import completed"
     );
     Ok(outcome)
+}
+
+/// Writes every message to a temporary file, one JSON document a line, and returns the file
+/// positioned at its start.
+fn spool_messages(mut receiver: mpsc::Receiver<Message>) -> std::io::Result<std::fs::File> {
+    use std::io::{Seek, Write};
+    let mut writer = std::io::BufWriter::new(tempfile::tempfile()?);
+    while let Some(message) = receiver.blocking_recv() {
+        serde_json::to_writer(&mut writer, &message)?;
+        writer.write_all(b"\n")?;
+    }
+    let mut file = writer.into_inner().map_err(|e| e.into_error())?;
+    file.rewind()?;
+    Ok(file)
+}
+
+/// Sends the spooled messages again, in order. Stops early when the receiver is gone, which
+/// happens only when storing failed; that error is reported instead.
+fn replay_spool(spool: std::fs::File, sender: &mpsc::Sender<Message>) -> std::io::Result<()> {
+    for line in BufReader::new(spool).lines() {
+        let message: Message = serde_json::from_str(&line?)?;
+        if sender.blocking_send(message).is_err() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Reads every file, sending matching events; returns the number of events read or a

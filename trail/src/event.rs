@@ -12,7 +12,7 @@ use crate::resource::find_resource;
 ///
 /// Optional fields are `None` when the key is missing, `null` or an empty string.
 /// CloudTrail writes `"accessKeyId": ""` for some calls made by AWS services.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     /// `eventID`.
     pub event_id: String,
