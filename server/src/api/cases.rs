@@ -210,7 +210,7 @@ pub async fn visible_case_numbers(state: &AppState, user: &User) -> Result<std::
 /// that is not restricted.
 async fn list_cases(State(state): State<AppState>, user: User) -> Result<Json<Vec<Case>>> {
     let sql = format!(
-        "SELECT {CASE_COLUMNS}, m.role AS my_role FROM cases c JOIN users u ON u.id = c.created_by \
+        "SELECT {CASE_COLUMNS}, m.role AS my_role, m.shared_sections FROM cases c JOIN users u ON u.id = c.created_by \
          LEFT JOIN case_members m ON m.case_id = c.id AND m.user_id = $1 \
          WHERE m.user_id IS NOT NULL OR ($2 = 1 AND c.restricted = 0) ORDER BY c.number DESC"
     );
@@ -223,7 +223,12 @@ async fn list_cases(State(state): State<AppState>, user: User) -> Result<Json<Ve
     let mut cases = Vec::with_capacity(rows.len());
     for row in &rows {
         let role: Option<String> = row.try_get("my_role")?;
-        cases.push(case_from_row(row, role.as_deref().and_then(CaseRole::parse))?);
+        let mut case = case_from_row(row, role.as_deref().and_then(CaseRole::parse))?;
+        if user.role() == UserRole::Stakeholder {
+            let shared: Option<String> = row.try_get("shared_sections")?;
+            limit_to_shared(&mut case, shared.as_deref().unwrap_or(""));
+        }
+        cases.push(case);
     }
     Ok(Json(cases))
 }
@@ -248,9 +253,22 @@ async fn get_case(State(state): State<AppState>, user: User, case: CaseRef) -> R
             .fetch_one(&state.db.pool)
             .await?
             .try_get("shared_sections")?;
-        found.shared_sections = Some(shared.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect());
+        limit_to_shared(&mut found, &shared);
     }
     Ok(Json(found))
+}
+
+/// Lists the sections shared with a stakeholder on the case, and zeroes the counts of the
+/// sections not shared, so that the overview reveals nothing about them.
+fn limit_to_shared(case: &mut Case, shared: &str) {
+    let sections: Vec<String> = shared.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+    if !sections.iter().any(|s| s == "credentials") {
+        case.credential_count = 0;
+    }
+    if !sections.iter().any(|s| s == "findings") {
+        case.finding_count = 0;
+    }
+    case.shared_sections = Some(sections);
 }
 
 /// Checked fields of a new case, with secrets redacted from the title and summary.

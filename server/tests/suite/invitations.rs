@@ -75,6 +75,7 @@ async fn stakeholder_sees_shared_sections_only(backend: Backend) {
     let app = spawn_app(backend).await;
     app.login_admin().await;
     app.create_case("2023-07-10T12:20:00Z").await;
+    app.add_access_key(1, "AKIATFQR7NSC8Q4X20BJ").await;
     app.create_case("2023-07-10T12:20:00Z").await;
     let token = invite(&app, &["notifications"]).await;
     let (status, dana) = accept(&app, &token, "dana").await;
@@ -82,7 +83,12 @@ async fn stakeholder_sees_shared_sections_only(backend: Backend) {
 
     let cases = expect_status(dana.get("/api/v1/cases").await, StatusCode::OK).await;
     assert_eq!(cases.as_array().unwrap().len(), 1, "only the case of the invitation");
-    expect_status(dana.get("/api/v1/cases/1").await, StatusCode::OK).await;
+    assert_eq!(cases[0]["credential_count"], 0, "counts of unshared sections stay hidden");
+    let overview = expect_status(dana.get("/api/v1/cases/1").await, StatusCode::OK).await;
+    assert_eq!(overview["credential_count"], 0);
+    assert_eq!(overview["shared_sections"], json!(["notifications"]));
+    let lead_view = app.get_json("/api/v1/cases/1").await;
+    assert_eq!(lead_view["credential_count"], 1);
     expect_status(dana.get("/api/v1/cases/1/notifications").await, StatusCode::OK).await;
     for path in ["/api/v1/cases/1/findings", "/api/v1/cases/1/imports", "/api/v1/cases/1/credentials", "/api/v1/cases/2"] {
         expect_status(dana.get(path).await, StatusCode::NOT_FOUND).await;
