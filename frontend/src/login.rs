@@ -30,7 +30,7 @@ pub fn LoginPage() -> impl IntoView {
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let code = RwSignal::new(String::new());
-    // Set once the server answers that this account needs a one-time code as well.
+    // Set once the server responds that this account needs a one-time code as well.
     let needs_code = RwSignal::new(false);
     let error: FormError = RwSignal::new(None);
     let pending = RwSignal::new(false);

@@ -19,7 +19,7 @@ use crate::error::Result;
 /// Hash that the first row links to.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Who did something.
+/// Person or process that performed an audited action.
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub id: Option<i64>,
@@ -55,7 +55,7 @@ impl Actor {
     }
 }
 
-/// What happened, to which record.
+/// Audited action and the record it concerns.
 #[derive(Debug, Clone)]
 pub struct Event {
     pub action: &'static str,

@@ -202,7 +202,8 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Where a login came from, stored with the session so that users can recognise it.
+/// Client address and user agent of a login, stored with the session so that users can
+/// recognise it.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     pub address: Option<String>,
@@ -296,7 +297,7 @@ pub enum Intent {
     Change,
 }
 
-/// How a request proved who made it.
+/// Method by which a request was authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {
     /// A login session cookie.

@@ -139,13 +139,13 @@ pub fn now_millis() -> i64 {
     to_millis(Utc::now())
 }
 
-/// Reads a column that holds a time.
+/// Reads a column that contains a time.
 pub fn time_column(row: &AnyRow, column: &str) -> sqlx::Result<DateTime<Utc>> {
     use sqlx::Row;
     Ok(from_millis(row.try_get::<i64, _>(column)?))
 }
 
-/// Reads a nullable column that holds a time.
+/// Reads a nullable column that contains a time.
 pub fn optional_time_column(row: &AnyRow, column: &str) -> sqlx::Result<Option<DateTime<Utc>>> {
     use sqlx::Row;
     Ok(row.try_get::<Option<i64>, _>(column)?.map(from_millis))

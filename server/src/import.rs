@@ -2,9 +2,9 @@
 //! its compromise time, and turns the sensitive ones into eradication findings.
 //!
 //! Files are parsed on a blocking thread, and the events to keep are spooled to a temporary
-//! file; only then does one database transaction store them. Memory stays flat however large
-//! the files are, and the write lock is held only while storing, not while reading. A file
-//! that cannot be read keeps nothing; the failure itself is recorded.
+//! file. Only then does one database transaction store them, so memory stays flat however
+//! large the files are, and the write lock is held only while storing, not while reading. An
+//! import with a file that cannot be read keeps nothing, and the failure itself is recorded.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;

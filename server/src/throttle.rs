@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 /// Failures allowed before the first delay.
 const FREE_FAILURES: u32 = 5;
-/// Longest delay between two attempts on one key.
+/// Maximum delay between two attempts on one key.
 const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
-/// Keys kept at most; past this, entries whose last failure is older than `MAX_DELAY` are
-/// dropped, so a flood of random usernames cannot grow memory without bound.
+/// Maximum number of keys kept. Past it, entries whose last failure is older than
+/// `MAX_DELAY` are dropped, so that a flood of random usernames cannot grow memory without
+/// bound.
 const MAX_KEYS: usize = 100_000;
 
 #[derive(Debug, Clone, Copy)]

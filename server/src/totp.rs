@@ -61,8 +61,8 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// RFC 6238 appendix B test vectors for SHA1, whose key is the ASCII "12345678901234567890";
-    /// the RFC lists 8 digits, of which the last 6 are the 6-digit code.
+    /// RFC 6238 appendix B test vectors for SHA1, whose key is the ASCII "12345678901234567890".
+    /// The RFC lists 8 digits, and the last 6 of them are the 6-digit code.
     #[test]
     fn rfc6238_vectors() {
         let secret = BASE32_NOPAD.encode(b"12345678901234567890");

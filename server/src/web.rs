@@ -75,7 +75,7 @@ pub fn router(state: AppState) -> Router {
     router.with_state(state)
 }
 
-/// Serves the built app, answering app routes such as `/cases/3` with `index.html`.
+/// Serves the built app, and `index.html` for app routes such as `/cases/3`.
 fn site_service(state: &AppState) -> Router<AppState> {
     let site_dir = state.settings.site_dir.clone();
     let index = site_dir.join("index.html");

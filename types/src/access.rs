@@ -182,7 +182,7 @@ pub struct Invitation {
     pub link: Option<String>,
 }
 
-/// What the invitation link shows before it is accepted.
+/// Preview that the invitation link shows before it is accepted.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InvitationPreview {
     pub case_reference: String,
@@ -227,7 +227,7 @@ pub struct AuditEntry {
     pub occurred_at: DateTime<Utc>,
     pub actor: String,
     pub client_address: Option<String>,
-    /// What happened, such as `login_failed` or `case_created`.
+    /// Action recorded, such as `login_failed` or `case_created`.
     pub action: String,
     pub entity_type: String,
     pub entity_id: Option<String>,

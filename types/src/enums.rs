@@ -80,7 +80,7 @@ impl Phase {
 }
 
 wire_enum!(
-    /// How the incident was detected.
+    /// Source through which the incident was detected.
     DetectionSource {
         CloudAlert = "cloud_alert", "Cloud-service alert or metric";
         ExternalMonitoring = "external_monitoring", "External monitoring";
@@ -181,7 +181,7 @@ impl CaseRole {
 }
 
 wire_enum!(
-    /// What an API token may do: `read` allows GET requests, `write` every change, and
+    /// Permission of an API token: `read` allows GET requests, `write` every change, and
     /// `import` only trail uploads.
     TokenScope {
         Read = "read", "Read";
@@ -198,7 +198,7 @@ wire_enum!(
 );
 
 wire_enum!(
-    /// What a flagged call did.
+    /// Kind of action a flagged call performed.
     FindingCategory {
         DataAccess = "data_access", "Data access";
         ResourceCreation = "resource_creation", "Resource creation";

@@ -219,7 +219,7 @@ pub struct TrailImport {
     /// Matched events not stored by an earlier import.
     pub events_new: i64,
     pub findings_new: i64,
-    /// Why the import failed; a failed import keeps nothing.
+    /// Reason the import failed. A failed import keeps nothing.
     pub error: Option<String>,
 }
 

@@ -1,5 +1,5 @@
 //! The PostgreSQL server the tests use: the one named by `REKEY_TEST_POSTGRES_URL`, else one
-//! answering on 127.0.0.1:5432, else a throwaway server started in a temporary directory.
+//! listening on 127.0.0.1:5432, else a throwaway server started in a temporary directory.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -46,7 +46,7 @@ impl CaseRef {
     /// Looks up case `number` for `user`, checking access on the server for every case route.
     ///
     /// Members get their case role. Managers may read cases that are not restricted. Everyone
-    /// else gets 404, the same answer as for a case that does not exist, so that case numbers
+    /// else gets 404, the same response as for a case that does not exist, so that case numbers
     /// reveal nothing. A request that changes something needs a member role that may write.
     pub async fn load(state: &AppState, user: &User, number: i64) -> Result<CaseRef> {
         let row = sqlx::query(
@@ -139,7 +139,7 @@ impl FromRequestParts<AppState> for LeadCase {
 
 /// Tells whether a stakeholder may read the case section of `path`: the overview
 /// (`…/cases/{number}`) always, any other section only when listed in `shared`. A path
-/// without a `cases` segment is a section nobody shared.
+/// without a `cases` segment is never shared.
 fn section_shared(path: &str, shared: &str) -> bool {
     let mut segments = path.split('/').filter(|s| !s.is_empty());
     if !segments.any(|segment| segment == "cases") {

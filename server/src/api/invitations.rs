@@ -1,5 +1,6 @@
-//! Stakeholder invitations: a case lead invites someone by email; the single-use, expiring
-//! link lets them create a stakeholder account that reads the shared sections of that case.
+//! Stakeholder invitations. A case lead invites someone by email, and the single-use,
+//! expiring link lets them create a stakeholder account. That account reads the shared
+//! sections of that case only.
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -137,7 +138,7 @@ async fn invite(
     Ok((StatusCode::CREATED, Json(invitation)))
 }
 
-/// Finds an open invitation by its token; expired, used and unknown tokens all answer 404.
+/// Finds an open invitation by its token. Expired, used and unknown tokens all give 404.
 async fn open_invitation(state: &AppState, token: &str) -> Result<AnyRow> {
     let sql = "SELECT i.id, i.case_id, i.name, i.email, i.shared_sections, i.expires_at, c.number, \
         u.display_name AS invited_by_name FROM case_invitations i JOIN users u ON u.id = i.invited_by \

@@ -61,14 +61,14 @@ enum Rule {
     CaseReadOrAdmin,
 }
 
-/// The rule of each route; a route without an entry fails the test.
+/// Returns the rule of each route. A route without an entry fails the test.
 fn expectation(method: &Method, path: &str) -> Rule {
     let m = method.as_str();
     match (m, path) {
         ("GET", "/status") => Rule::Public,
         ("POST", "/session") => Rule::Public,
         ("GET", "/session") => Rule::SignedIn,
-        // Logging out without a session has nothing to end and answers 204 all the same.
+        // Logging out without a session has nothing to end and returns 204 all the same.
         ("DELETE", "/session") => Rule::Public,
         ("GET", "/cases") => Rule::SignedIn,
         ("POST", "/cases") => Rule::CaseCreators,
@@ -226,7 +226,7 @@ async fn authorization_matrix(backend: Backend) {
 
     for path in rekey::api::route_paths(&app.state) {
         for method in &methods {
-            // The router answers 405 for a method that the path does not have.
+            // The router returns 405 for a method that the path does not have.
             let probe = send(&sessions[&Caller::Anonymous], method, path).await;
             if probe.status() == StatusCode::METHOD_NOT_ALLOWED {
                 continue;

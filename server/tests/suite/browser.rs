@@ -158,7 +158,7 @@ async fn browser_works_one_case() {
     assert_eq!(findings.as_array().unwrap().len(), 1);
 }
 
-/// Signs in with a password and then the one-time code the login page asks for.
+/// Signs in with a password and then the one-time code that the login page requests.
 async fn sign_in_with_code(client: &Client, app: &TestApp, code: &str) -> Result<(), fantoccini::error::CmdError> {
     client.goto(&format!("{}/login", app.base)).await?;
     fill(client, "login-username", "admin").await?;

@@ -188,7 +188,7 @@ impl TestApp {
         self.request(Method::POST, path).json(body).send().await.unwrap()
     }
 
-    /// GETs a path that must answer 200 and returns its JSON.
+    /// GETs a path that must return 200 and returns its JSON.
     pub async fn get_json(&self, path: &str) -> Value {
         let response = self.get(path).await;
         expect_status(response, StatusCode::OK).await

@@ -1,4 +1,4 @@
-//! Stakeholder invitations: single use, expiry, and what the stakeholder then sees.
+//! Stakeholder invitations: single use, expiry, and the sections the stakeholder can then read.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;

@@ -8,7 +8,7 @@ pub const LEAKED_KEY: &str = "AKIAIOSFODNN7LEAKED1";
 pub const OTHER_KEY: &str = "AKIAIOSFODNN7OTHER12";
 pub const COMPROMISE_TIME: &str = "2024-03-01T10:00:00Z";
 
-/// One management event made with `key` at `time`.
+/// Builds one management event made with `key` at `time`.
 pub fn event(id: &str, time: &str, name: &str, key: &str) -> Value {
     json!({
         "eventVersion": "1.08",
@@ -34,7 +34,7 @@ pub fn event(id: &str, time: &str, name: &str, key: &str) -> Value {
     })
 }
 
-/// The standard mix: two calls of the leaked key after the compromise time (one sensitive,
+/// Builds the standard mix: two calls of the leaked key after the compromise time (one sensitive,
 /// one read-only), one before it, and one of another key.
 pub fn standard_events() -> Vec<Value> {
     vec![
@@ -45,12 +45,12 @@ pub fn standard_events() -> Vec<Value> {
     ]
 }
 
-/// A file in the `{"Records": [...]}` form.
+/// Writes a file in the `{"Records": [...]}` form.
 pub fn records_file(events: &[Value]) -> Vec<u8> {
     serde_json::to_vec(&json!({ "Records": events })).unwrap()
 }
 
-/// A file with one event per line.
+/// Writes a file with one event per line.
 pub fn lines_file(events: &[Value]) -> Vec<u8> {
     let mut out = Vec::new();
     for event in events {
