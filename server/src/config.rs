@@ -67,6 +67,8 @@ pub struct Settings {
     pub require_totp_for_admins: bool,
     /// Largest trail upload accepted, in megabytes, for all files of one request together.
     pub max_upload_mb: u64,
+    /// Maximum decompressed size of one gzip file or zip entry in a trail import, in megabytes.
+    pub max_decompressed_mb: u64,
     /// SMTP server host name; empty means mail is not configured and stays in the outbox.
     pub smtp_host: String,
     pub smtp_port: u16,
@@ -114,6 +116,7 @@ impl Default for Settings {
             session_idle_minutes: 120,
             require_totp_for_admins: false,
             max_upload_mb: 2048,
+            max_decompressed_mb: rekey_trail::DEFAULT_MAX_DECOMPRESSED_BYTES / (1024 * 1024),
             smtp_host: String::new(),
             smtp_port: 587,
             smtp_security: SmtpSecurity::Starttls,
@@ -145,6 +148,7 @@ const KEYS: &[&str] = &[
     "session_idle_minutes",
     "require_totp_for_admins",
     "max_upload_mb",
+    "max_decompressed_mb",
     "smtp_host",
     "smtp_port",
     "smtp_security",
@@ -250,6 +254,11 @@ impl Settings {
                 "max_upload_mb must be at least 1".to_string(),
             ));
         }
+        if self.max_decompressed_mb == 0 {
+            return Err(ConfigError(
+                "max_decompressed_mb must be at least 1".to_string(),
+            ));
+        }
         if self.mail_configured() {
             self.check_smtp()?;
         }
@@ -325,6 +334,13 @@ impl Settings {
 
     pub fn session_idle_timeout(&self) -> Duration {
         Duration::from_secs(u64::from(self.session_idle_minutes) * 60)
+    }
+
+    /// Limits of reading one trail file, from `max_decompressed_mb`.
+    pub fn trail_read_options(&self) -> rekey_trail::ReadOptions {
+        rekey_trail::ReadOptions {
+            max_decompressed_bytes: self.max_decompressed_mb.saturating_mul(1024 * 1024),
+        }
     }
 
     pub fn max_upload_bytes(&self) -> usize {

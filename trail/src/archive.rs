@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use zip::ZipArchive;
 
 use crate::event::Event;
-use crate::read::{read_events, FileSummary, ReadError, ReadFailure};
+use crate::read::{
+    describe_limit, read_events_with, FileSummary, LimitedReader, ReadError, ReadFailure,
+    ReadOptions,
+};
 
 /// Signatures that start a zip archive: a local file header, or the end of central directory
 /// record alone for an archive with no entries.
@@ -40,6 +43,20 @@ pub fn is_skipped(relative_path: &str) -> bool {
 pub fn read_zip<R: Read + Seek, E>(
     archive_name: &str,
     input: R,
+    on_event: impl FnMut(Event) -> Result<(), E>,
+) -> Result<Vec<(String, FileSummary)>, ReadFailure<E>> {
+    read_zip_with(archive_name, input, ReadOptions::default(), on_event)
+}
+
+/// Reads every trail file in a zip archive like [`read_zip`], with the limits of `options`.
+///
+/// # Errors
+/// Those of [`read_zip`], and `ReadFailure::Read` when an entry decompresses, or says in its
+/// header that it decompresses, to more than [`ReadOptions::max_decompressed_bytes`].
+pub fn read_zip_with<R: Read + Seek, E>(
+    archive_name: &str,
+    input: R,
+    options: ReadOptions,
     mut on_event: impl FnMut(Event) -> Result<(), E>,
 ) -> Result<Vec<(String, FileSummary)>, ReadFailure<E>> {
     let mut archive = ZipArchive::new(input).map_err(|error| ReadError {
@@ -65,7 +82,24 @@ pub fn read_zip<R: Read + Seek, E>(
             continue;
         }
         let file_name = format!("{archive_name}/{entry_name}");
-        let summary = read_events(&file_name, entry, &mut on_event)?;
+        let limit = options.max_decompressed_bytes;
+        if entry.size() > limit {
+            return Err(ReadError {
+                file: file_name,
+                line: None,
+                column: None,
+                message: format!(
+                    "the zip entry's decompressed size of {} bytes is larger than the limit of \
+                     {}; if this is a real trail file, raise the max_decompressed_mb setting",
+                    entry.size(),
+                    describe_limit(limit)
+                ),
+            }
+            .into());
+        }
+        // The header's size may be false, so the stream is limited too.
+        let entry = LimitedReader::new(entry, limit);
+        let summary = read_events_with(&file_name, entry, options, &mut on_event)?;
         summaries.push((file_name, summary));
     }
     Ok(summaries)
@@ -227,6 +261,52 @@ mod tests {
         assert_eq!(error.file, "logs.zip/dir/b.json");
         assert_eq!(error.line, Some(2));
         assert!(error.message.starts_with("invalid JSON"), "{error}");
+    }
+
+    fn read_zip_limited(archive: Vec<u8>, limit: u64) -> Result<usize, ReadError> {
+        let options = ReadOptions {
+            max_decompressed_bytes: limit,
+        };
+        let mut count = 0;
+        let result = read_zip_with("logs.zip", Cursor::new(archive), options, |_| {
+            count += 1;
+            Ok::<(), ()>(())
+        });
+        match result {
+            Ok(_) => Ok(count),
+            Err(ReadFailure::Read(error)) => Err(error),
+            Err(ReadFailure::Callback(())) => unreachable!("the callback never fails"),
+        }
+    }
+
+    #[test]
+    fn zip_entry_over_limit_rejected() {
+        let data = format!("{}\n{}\n", record("a"), record("b")).into_bytes();
+        let size = data.len() as u64;
+        let archive = zip_of(&[("big.json", data)]);
+        let error = read_zip_limited(archive.clone(), size - 1).unwrap_err();
+        assert_eq!(error.file, "logs.zip/big.json");
+        assert_eq!(
+            error.message,
+            format!(
+                "the zip entry's decompressed size of {size} bytes is larger than the limit of \
+                 {} bytes; if this is a real trail file, raise the max_decompressed_mb setting",
+                size - 1
+            )
+        );
+        assert_eq!(read_zip_limited(archive, size), Ok(2));
+    }
+
+    #[test]
+    fn zip_gzip_entry_over_limit_rejected() {
+        let data = format!("{}\n{}\n", record("a"), record("b"));
+        let archive = zip_of(&[("a.json.gz", gzip(data.as_bytes()))]);
+        let error = read_zip_limited(archive, data.len() as u64 - 1).unwrap_err();
+        assert_eq!(error.file, "logs.zip/a.json.gz");
+        assert!(
+            error.message.starts_with("the decompressed content is larger than the limit"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -49,10 +49,13 @@ mod rules;
 mod ruleset;
 
 pub use affected::{affected_resources, MAX_AFFECTED_RESOURCES};
-pub use archive::{is_skipped, is_zip, read_zip, trail_files_in};
+pub use archive::{is_skipped, is_zip, read_zip, read_zip_with, trail_files_in};
 pub use derive::{derived_credentials, DerivedCredential, DerivedKind, DerivedPrincipal};
 pub use event::Event;
 pub use matcher::{CaseCredential, CredentialMatcher};
-pub use read::{read_events, FileSummary, Form, ReadError, ReadFailure};
+pub use read::{
+    read_events, read_events_with, FileSummary, Form, ReadError, ReadFailure, ReadOptions,
+    DEFAULT_MAX_DECOMPRESSED_BYTES,
+};
 pub use rules::{classify, classify_event, FindingCategory, Rule, FAILED_CALL_RULE, RULES};
 pub use ruleset::{OwnedRule, Provider, RuleSet};

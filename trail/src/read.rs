@@ -20,6 +20,88 @@ const BUFFER_SIZE: usize = 64 * 1024;
 /// one-event-per-line form. Only a file that starts with this much whitespace reaches it.
 const SNIFF_LIMIT: usize = 64 * 1024;
 
+/// Default of [`ReadOptions::max_decompressed_bytes`]: 10 GiB. A gzip file of CloudTrail JSON
+/// usually expands 10 to 20 times (an estimate from typical JSON compression ratios), so this
+/// admits compressed files of roughly 500 MB to 1 GB.
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 10 * 1024 * 1024 * 1024;
+
+/// Settings of [`read_events_with`] and [`crate::read_zip_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Maximum decompressed size of one gzip file or zip entry, in bytes. A larger one is
+    /// rejected, so that a small compressed file (a decompression bomb) cannot keep the reader
+    /// busy for hours. Plain files have no limit here.
+    pub max_decompressed_bytes: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
+        }
+    }
+}
+
+/// Error inside the `io::Error` of a decompressed stream that passed its limit.
+#[derive(Debug)]
+struct DecompressedTooLarge {
+    limit: u64,
+}
+
+impl fmt::Display for DecompressedTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the decompressed content is larger than the limit of {}; if this is a real trail \
+             file, raise the max_decompressed_mb setting",
+            describe_limit(self.limit)
+        )
+    }
+}
+
+impl std::error::Error for DecompressedTooLarge {}
+
+/// Names a limit in MB (MiB) when it is a whole number of them, else in bytes.
+pub(crate) fn describe_limit(limit: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if limit >= MIB && limit % MIB == 0 {
+        format!("{} MB", limit / MIB)
+    } else {
+        format!("{limit} bytes")
+    }
+}
+
+/// Reader that fails with [`DecompressedTooLarge`] once more than `limit` bytes came through.
+pub(crate) struct LimitedReader<R> {
+    inner: R,
+    remaining: u64,
+    limit: u64,
+}
+
+impl<R> LimitedReader<R> {
+    pub(crate) fn new(inner: R, limit: u64) -> Self {
+        LimitedReader {
+            inner,
+            remaining: limit,
+            limit,
+        }
+    }
+}
+
+impl<R: Read> Read for LimitedReader<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        // Ask for one byte more than allowed, so that content of exactly the limit passes.
+        let allowed = self.remaining.saturating_add(1).min(buffer.len() as u64) as usize;
+        let count = self.inner.read(&mut buffer[..allowed])?;
+        if count as u64 > self.remaining {
+            self.remaining = 0;
+            return Err(io::Error::other(DecompressedTooLarge { limit: self.limit }));
+        }
+        self.remaining -= count as u64;
+        Ok(count)
+    }
+}
+
 /// Failure to read a file: the file name, the 1-based line and column when known, and the reason.
 /// Columns count bytes, not characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +235,20 @@ impl<E> From<ReadError> for ReadFailure<E> {
 pub fn read_events<R: Read, E>(
     file_name: &str,
     input: R,
+    on_event: impl FnMut(Event) -> Result<(), E>,
+) -> Result<FileSummary, ReadFailure<E>> {
+    read_events_with(file_name, input, ReadOptions::default(), on_event)
+}
+
+/// Reads every event of one file like [`read_events`], with the limits of `options`.
+///
+/// # Errors
+/// Those of [`read_events`], and `ReadFailure::Read` when gzip content decompresses to more than
+/// [`ReadOptions::max_decompressed_bytes`].
+pub fn read_events_with<R: Read, E>(
+    file_name: &str,
+    input: R,
+    options: ReadOptions,
     mut on_event: impl FnMut(Event) -> Result<(), E>,
 ) -> Result<FileSummary, ReadFailure<E>> {
     let mut input = BufReader::with_capacity(BUFFER_SIZE, input);
@@ -166,7 +262,8 @@ pub fn read_events<R: Read, E>(
     let input = Cursor::new(magic).chain(input);
 
     let (events, form) = if gzip {
-        let decoder = BufReader::with_capacity(BUFFER_SIZE, MultiGzDecoder::new(input));
+        let decoder = LimitedReader::new(MultiGzDecoder::new(input), options.max_decompressed_bytes);
+        let decoder = BufReader::with_capacity(BUFFER_SIZE, decoder);
         read_decoded(file_name, decoder, true, &mut on_event)?
     } else {
         read_decoded(file_name, input, false, &mut on_event)?
@@ -771,7 +868,12 @@ where
 }
 
 fn io_error(file_name: &str, error: &io::Error, gzip: bool, offset: u64) -> ReadError {
-    let message = if gzip {
+    let too_large = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<DecompressedTooLarge>());
+    let message = if let Some(too_large) = too_large {
+        too_large.to_string()
+    } else if gzip {
         format!("failed to decompress gzip data after {offset} bytes of output: {error}")
     } else {
         format!("failed to read the file at byte {offset}: {error}")

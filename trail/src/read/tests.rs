@@ -852,3 +852,60 @@ fn streaming_large_generated_files() {
         assert!(produced.get() > 100 * BUFFER_SIZE as u64, "{form:?}");
     }
 }
+
+fn read_gzip_with_limit(data: &[u8], limit: u64) -> Result<FileSummary, ReadError> {
+    let options = ReadOptions {
+        max_decompressed_bytes: limit,
+    };
+    match read_events_with("big.json.gz", &gzip(data)[..], options, |_| {
+        Ok::<(), ()>(())
+    }) {
+        Ok(summary) => Ok(summary),
+        Err(ReadFailure::Read(error)) => Err(error),
+        Err(ReadFailure::Callback(())) => unreachable!("the callback never fails"),
+    }
+}
+
+#[test]
+fn gzip_over_limit_rejected() {
+    let lines = [record("a", "X"), record("b", "Y"), record("c", "Z")].join("\n");
+    for form in [lines.clone(), records_file(&[record("a", "X"), record("b", "Y")])] {
+        let limit = form.len() as u64 - 1;
+        let error = read_gzip_with_limit(form.as_bytes(), limit).unwrap_err();
+        assert_eq!(error.file, "big.json.gz");
+        assert_eq!(
+            error.message,
+            format!(
+                "the decompressed content is larger than the limit of {limit} bytes; if this \
+                 is a real trail file, raise the max_decompressed_mb setting"
+            )
+        );
+        assert_eq!(error.line, None);
+    }
+}
+
+#[test]
+fn gzip_at_limit_accepted() {
+    let lines = [record("a", "X"), record("b", "Y")].join("\n");
+    let summary = read_gzip_with_limit(lines.as_bytes(), lines.len() as u64).unwrap();
+    assert_eq!(summary.events, 2);
+}
+
+#[test]
+fn limit_named_in_megabytes() {
+    assert_eq!(describe_limit(10 * 1024 * 1024 * 1024), "10240 MB");
+    assert_eq!(describe_limit(1000), "1000 bytes");
+}
+
+#[test]
+fn plain_file_has_no_limit() {
+    let lines = [record("a", "X"), record("b", "Y")].join("\n");
+    let options = ReadOptions {
+        max_decompressed_bytes: 10,
+    };
+    let summary = read_events_with("plain.json", lines.as_bytes(), options, |_| {
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    assert_eq!(summary.events, 2);
+}
