@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 
 use crate::cts::parse_trace;
 use crate::resource::find_resource;
+use crate::secret::redact_secret_fields;
 
 /// One CloudTrail event with the fields Rekey uses, plus its JSON text.
 ///
@@ -46,8 +47,10 @@ pub struct Event {
     /// `requestParameters` key ending in `Id`, `Arn`, `Identifier` or `Name`, the first
     /// `resources[].ARN`, and the instance or access key id that `responseElements` returns.
     pub resource: Option<String>,
-    /// The event's JSON text exactly as in the file.
-    /// In a file with one event per line, this is the line without surrounding whitespace.
+    /// The event's JSON text as in the file. In a file with one event per line, this is the line
+    /// without surrounding whitespace. An event with a secret field, such as the `sessionToken`
+    /// of an `AssumeRole` response, is written again with the secret replaced by `[REDACTED]`.
+    /// Its keys then come out sorted, as [`redact_secret_fields`] explains.
     pub raw: String,
 }
 
@@ -150,7 +153,16 @@ struct SessionIssuer<'a> {
 /// marks an entry of `aws cloudtrail lookup-events` output, whose record is that string.
 /// A `trace_id` or `trace_name` marks a CTS trace. Anything else is read as a CloudTrail record,
 /// so that the error names the missing `eventID`.
+///
+/// The values of secret fields such as `sessionToken` are redacted in [`Event::raw`]; see
+/// [`redact_secret_fields`].
 pub(crate) fn parse_event(raw: String) -> Result<Event, EventError> {
+    let mut event = parse_event_kind(raw)?;
+    event.raw = redact_secret_fields(std::mem::take(&mut event.raw));
+    Ok(event)
+}
+
+fn parse_event_kind(raw: String) -> Result<Event, EventError> {
     let fields = parse_record_fields(&raw)?;
     if fields.event_id.is_none() {
         if let Some(record) = fields.lookup_events_record {
@@ -628,6 +640,21 @@ mod tests {
         ];
         for (text, expected) in cases {
             assert_eq!(field_error(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn session_token_not_kept_in_raw() {
+        let text = r#"{"eventID":"e","eventTime":"2023-07-10T12:00:00Z","eventName":"AssumeRole","eventSource":"sts.amazonaws.com","userIdentity":{"accessKeyId":"AKIAEXAMPLE1"},"responseElements":{"credentials":{"accessKeyId":"ASIANEW","sessionToken":"FQoGZXIvYXdzEXAMPLE"}}}"#;
+        let entry = serde_json::json!({"EventId": "e", "CloudTrailEvent": text}).to_string();
+        for input in [text.to_owned(), entry] {
+            let event = parse(&input).unwrap();
+            assert!(!event.raw.contains("FQoGZXIvYXdzEXAMPLE"), "{}", event.raw);
+            let raw: serde_json::Value = serde_json::from_str(&event.raw).unwrap();
+            let credentials = &raw["responseElements"]["credentials"];
+            assert_eq!(credentials["sessionToken"], "[REDACTED]");
+            assert_eq!(credentials["accessKeyId"], "ASIANEW");
+            assert_eq!(event.access_key_id.as_deref(), Some("AKIAEXAMPLE1"));
         }
     }
 

@@ -47,6 +47,7 @@ mod read;
 mod resource;
 mod rules;
 mod ruleset;
+mod secret;
 
 pub use affected::{affected_resources, MAX_AFFECTED_RESOURCES};
 pub use archive::{is_skipped, is_zip, read_zip, read_zip_with, trail_files_in};
@@ -59,3 +60,4 @@ pub use read::{
 };
 pub use rules::{classify, classify_event, FindingCategory, Rule, FAILED_CALL_RULE, RULES};
 pub use ruleset::{OwnedRule, Provider, RuleSet};
+pub use secret::{redact_secret_fields, REDACTED};
