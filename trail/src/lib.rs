@@ -42,6 +42,8 @@ mod archive;
 mod cts;
 mod derive;
 mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 mod matcher;
 mod read;
 mod resource;
