@@ -8,9 +8,12 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use rekey_trail::{
-    affected_resources, is_zip, read_events, read_zip, CaseCredential, CredentialMatcher, Event, OwnedRule, ReadFailure, RuleSet,
+    affected_resources, is_zip, read_events_with, read_zip_with, CaseCredential, CredentialMatcher, Event, OwnedRule,
+    ReadFailure, ReadOptions, RuleSet,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -45,6 +48,16 @@ pub struct ImportOutcome {
     pub credentials_proposed: i64,
 }
 
+/// Counters of a running import, updated by the thread that reads the files.
+#[derive(Debug, Default)]
+pub struct ImportProgress {
+    /// Bytes read from the files so far, as stored (compressed when they are).
+    pub bytes_read: AtomicU64,
+    /// Total size of the files, set before reading starts.
+    pub bytes_total: AtomicU64,
+    pub events_read: AtomicU64,
+}
+
 /// User running the import, recorded with it and named in the notification.
 pub struct Importer {
     pub user_id: i64,
@@ -67,18 +80,20 @@ enum Message {
     FileDone(FileRecord),
 }
 
-/// Reads the input while hashing every byte of it.
-struct HashingReader<R> {
+/// Reads the input while hashing every byte of it and counting the bytes in `progress`.
+struct HashingReader<'p, R> {
     inner: R,
     hasher: Sha256,
     size: u64,
+    progress: &'p ImportProgress,
 }
 
-impl<R: Read> Read for HashingReader<R> {
+impl<R: Read> Read for HashingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let count = self.inner.read(buf)?;
         self.hasher.update(&buf[..count]);
         self.size += count as u64;
+        self.progress.bytes_read.fetch_add(count as u64, Ordering::Relaxed);
         Ok(count)
     }
 }
@@ -121,14 +136,16 @@ async fn load_matcher(db: &Db, case: CaseRef) -> Result<CredentialMatcher> {
     Ok(CredentialMatcher::new(&credentials, from_millis(compromise_time)))
 }
 
-/// Imports `files` into `case`. On a read error nothing is kept, a failed import is recorded,
-/// and the error names the file and position.
+/// Imports `files` into `case`, counting what it reads in `progress`. On a read error nothing is
+/// kept, a failed import is recorded with the files' names, sizes and hashes, and the error
+/// names the file and position.
 pub async fn import_files(
     db: &Db,
     settings: &Settings,
     case: CaseRef,
     importer: &Importer,
     files: Vec<TrailFile>,
+    progress: Arc<ImportProgress>,
 ) -> Result<ImportOutcome> {
     if files.is_empty() {
         return Err(Error::invalid("files", "no file given; choose one or more CloudTrail files"));
@@ -139,8 +156,16 @@ pub async fn import_files(
     // The files are read in full before the transaction opens, with the events to store
     // spooled to a temporary file. So reading a large upload never holds the database's
     // write lock, which on SQLite would make every other change wait.
+    let total: u64 = files
+        .iter()
+        .filter_map(|file| std::fs::metadata(&file.path).ok())
+        .map(|metadata| metadata.len())
+        .sum();
+    progress.bytes_total.store(total, Ordering::Relaxed);
+    let options = settings.trail_read_options();
+    let failed_files = files.clone();
     let (sender, receiver) = mpsc::channel::<Message>(1024);
-    let reader = tokio::task::spawn_blocking(move || read_all(files, &matcher, &sender));
+    let reader = tokio::task::spawn_blocking(move || read_all(files, &matcher, options, &progress, &sender));
     let spooler = tokio::task::spawn_blocking(move || spool_messages(receiver));
     let events_read = reader.await.map_err(anyhow::Error::from)?;
     let spool = spooler
@@ -150,8 +175,11 @@ pub async fn import_files(
     let events_read = match events_read {
         Ok(count) => count,
         Err(message) => {
-            let message = format!("{message}. Nothing was imported.");
-            record_failed_import(db, case, importer, &message).await?;
+            let message = format!("{message}. Nothing was imported from {}.", list_names(&failed_files));
+            let records = tokio::task::spawn_blocking(move || describe_files(&failed_files))
+                .await
+                .map_err(anyhow::Error::from)?;
+            record_failed_import(db, case, importer, &message, &records).await?;
             tracing::warn!(case = case.number, error = %message, "trail import failed");
             return Err(Error::invalid("files", message));
         }
@@ -229,10 +257,17 @@ fn replay_spool(spool: std::fs::File, sender: &mpsc::Sender<Message>) -> std::io
 /// Reads every file, sending matching events; returns the number of events read or a
 /// message naming the file and position that could not be read. A zip archive is read entry by
 /// entry, and its file record is the archive itself.
-fn read_all(files: Vec<TrailFile>, matcher: &CredentialMatcher, sender: &mpsc::Sender<Message>) -> Result<i64, String> {
+fn read_all(
+    files: Vec<TrailFile>,
+    matcher: &CredentialMatcher,
+    options: ReadOptions,
+    progress: &ImportProgress,
+    sender: &mpsc::Sender<Message>,
+) -> Result<i64, String> {
     let events_read = std::cell::Cell::new(0i64);
     let mut on_event = |event: Event| {
         events_read.set(events_read.get() + 1);
+        progress.events_read.fetch_add(1, Ordering::Relaxed);
         match matcher.credential_for(&event) {
             Some(credential_id) => sender.blocking_send(Message::Matched { credential_id, event }),
             // NOTE: every event from the compromise time on is stored, for re-analysis when a
@@ -248,15 +283,16 @@ fn read_all(files: Vec<TrailFile>, matcher: &CredentialMatcher, sender: &mpsc::S
             inner: BufReader::with_capacity(256 * 1024, opened),
             hasher: Sha256::new(),
             size: 0,
+            progress,
         };
         let head = input.inner.fill_buf().map_err(|e| format!("{}: {e}", file.name))?;
         let summary = if is_zip(head) {
             // The archive is hashed in a pass of its own, because entries are read by seeking.
             std::io::copy(&mut input, &mut std::io::sink()).map_err(|e| format!("{}: {e}", file.name))?;
             let archive = std::fs::File::open(&file.path).map_err(|e| format!("{}: cannot open: {e}", file.name))?;
-            read_zip(&file.name, BufReader::new(archive), &mut on_event).map(drop)
+            read_zip_with(&file.name, BufReader::new(archive), options, &mut on_event).map(drop)
         } else {
-            read_events(&file.name, &mut input, &mut on_event).map(drop)
+            read_events_with(&file.name, &mut input, options, &mut on_event).map(drop)
         };
         match summary {
             Ok(()) => {}
@@ -415,7 +451,44 @@ async fn insert_file_record(tx: &mut Tx, import_id: i64, file: &FileRecord) -> R
     Ok(())
 }
 
-async fn record_failed_import(db: &Db, case: CaseRef, importer: &Importer, message: &str) -> Result<()> {
+/// Names the files of an import for a message: the first five, then how many more.
+fn list_names(files: &[TrailFile]) -> String {
+    const SHOWN: usize = 5;
+    let names: Vec<&str> = files.iter().take(SHOWN).map(|file| file.name.as_str()).collect();
+    match files.len().saturating_sub(SHOWN) {
+        0 => names.join(", "),
+        more => format!("{} and {more} more", names.join(", ")),
+    }
+}
+
+/// Records the name, size and SHA-256 of each file. A file that cannot be read gets size 0 and
+/// an empty hash, because its failure is already the import's error.
+fn describe_files(files: &[TrailFile]) -> Vec<FileRecord> {
+    files
+        .iter()
+        .map(|file| {
+            let hashed = std::fs::File::open(&file.path).and_then(|opened| {
+                let mut hasher = Sha256::new();
+                let size = std::io::copy(&mut BufReader::new(opened), &mut hasher)?;
+                Ok((size, hex::encode(hasher.finalize())))
+            });
+            let (size, sha256) = hashed.unwrap_or((0, String::new()));
+            FileRecord {
+                name: file.name.clone(),
+                size: i64::try_from(size).unwrap_or(i64::MAX),
+                sha256,
+            }
+        })
+        .collect()
+}
+
+async fn record_failed_import(
+    db: &Db,
+    case: CaseRef,
+    importer: &Importer,
+    message: &str,
+    files: &[FileRecord],
+) -> Result<()> {
     let mut tx = db.begin().await?;
     let id: i64 = sqlx::query(
         "INSERT INTO trail_imports (case_id, status, created_by, created_at, events_read, events_matched, \
@@ -428,10 +501,16 @@ async fn record_failed_import(db: &Db, case: CaseRef, importer: &Importer, messa
     .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
+    for file in files {
+        insert_file_record(&mut tx, id, file).await?;
+    }
     let event = audit::Event::new("trail_import_failed", "trail_import")
         .entity(id)
         .case(case.id)
-        .details(json!({"error": message}));
+        .details(json!({
+            "error": message,
+            "files": files.iter().map(|f| json!({"name": f.name, "size": f.size, "sha256": f.sha256})).collect::<Vec<_>>(),
+        }));
     audit::append(&mut tx, &importer.actor, event).await?;
     tx.commit().await?;
     Ok(())

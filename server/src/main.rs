@@ -1,13 +1,17 @@
 //! The `rekey` command: serve the application, manage users, import trails.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use rekey::api::cases::CaseRef;
 use rekey::config::{LogFormat, Overrides, Settings};
 use rekey::db::Db;
-use rekey::import::{import_files, Importer, TrailFile};
+use rekey::import::{import_files, ImportProgress, Importer, TrailFile};
 use rekey_types::{parse_case_reference, UserRole};
 use sqlx::Row;
 
@@ -115,7 +119,6 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn".into());
-    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -276,9 +279,15 @@ async fn import_trail(settings: Settings, case: &str, username: &str, paths: Vec
             .unwrap_or_else(|| path.display().to_string());
         files.push(TrailFile { name, path });
     }
-    let outcome = import_files(&db, &settings, case, &importer, files)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let progress = Arc::new(ImportProgress::default());
+    let reporter = tokio::spawn(report_progress(progress.clone()));
+    let result = import_files(&db, &settings, case, &importer, files, progress.clone()).await;
+    reporter.abort();
+    if std::io::stderr().is_terminal() {
+        // End the progress line, which the next output would otherwise overwrite.
+        eprintln!();
+    }
+    let outcome = result.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "Imported into RK-{number}: {} events read, {} matched, {} new, {} new findings.",
         outcome.events_read, outcome.events_matched, outcome.events_new, outcome.findings_new
@@ -291,4 +300,37 @@ async fn import_trail(settings: Settings, case: &str, username: &str, paths: Vec
         );
     }
     Ok(())
+}
+
+/// Writes the progress of a running import to stderr: a line rewritten every half second on a
+/// terminal, else a new line every 10 seconds. Runs until aborted.
+async fn report_progress(progress: Arc<ImportProgress>) {
+    let terminal = std::io::stderr().is_terminal();
+    let period = if terminal { Duration::from_millis(500) } else { Duration::from_secs(10) };
+    let started = Instant::now();
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        ticks.tick().await;
+        let line = progress_line(&progress, started.elapsed());
+        if terminal {
+            eprint!("\r{line}\x1b[K");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// Describes bytes read, events read and the average events per second so far.
+fn progress_line(progress: &ImportProgress, elapsed: Duration) -> String {
+    const MB: f64 = 1_000_000.0;
+    let bytes_read = progress.bytes_read.load(Ordering::Relaxed) as f64;
+    let bytes_total = progress.bytes_total.load(Ordering::Relaxed) as f64;
+    let events = progress.events_read.load(Ordering::Relaxed);
+    let rate = events as f64 / elapsed.as_secs_f64().max(0.001);
+    let percent = if bytes_total > 0.0 { 100.0 * bytes_read / bytes_total } else { 100.0 };
+    format!(
+        "Reading: {:.0} of {:.0} MB ({percent:.0} %), {events} events, {rate:.0} events/s",
+        bytes_read / MB,
+        bytes_total / MB
+    )
 }

@@ -102,7 +102,8 @@ async fn upload_import(
         display_name: user.account.display_name.clone(),
         actor: crate::audit::Actor::user(&user),
     };
-    let outcome = import_files(&state.db, &state.settings, case, &importer, upload.files.clone()).await?;
+    let progress = std::sync::Arc::default();
+    let outcome = import_files(&state.db, &state.settings, case, &importer, upload.files.clone(), progress).await?;
     state.mail_wakeup.notify_one();
     let imports = load_imports(&state.db, case, Some(outcome.import_id)).await?;
     let import = imports

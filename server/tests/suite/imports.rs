@@ -3,10 +3,10 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_status, spawn_app, Backend, TestApp};
+use crate::helpers::{expect_status, spawn_app, spawn_app_with, Backend, TestApp};
 use crate::on_both_backends;
 use crate::trail_fixtures::{
-    event, gzip, lines_file, records_file, standard_events, COMPROMISE_TIME, LEAKED_KEY,
+    event, gzip, lines_file, records_file, standard_events, COMPROMISE_TIME, LEAKED_KEY, OTHER_KEY,
 };
 
 on_both_backends!(
@@ -17,6 +17,9 @@ on_both_backends!(
     import_matches_principal_without_key,
     import_needs_compromise_time,
     import_queues_findings_email,
+    import_failure_records_files,
+    import_gzip_over_limit_rejected,
+    import_redacts_session_token,
 );
 
 async fn case_with_leaked_key(app: &TestApp) -> i64 {
@@ -118,6 +121,8 @@ async fn import_broken_line_keeps_nothing(backend: Backend) {
     assert_eq!(imports.len(), 1);
     assert_eq!(imports[0]["status"], "failed");
     assert!(imports[0]["error"].as_str().unwrap().contains("broken.jsonl"));
+    let message = imports[0]["error"].as_str().unwrap();
+    assert!(message.contains("Nothing was imported from good.json, broken.jsonl"), "{message}");
     let stored: Vec<(i64,)> = sqlx::query_as("SELECT COUNT(*) FROM trail_events")
         .fetch_all(&app.state.db.pool)
         .await
@@ -166,6 +171,62 @@ async fn import_queues_findings_email(backend: Backend) {
     assert_eq!(notifications.len(), 1);
     let subject = notifications[0]["subject"].as_str().unwrap();
     assert!(subject.contains("1 new eradication finding"), "{subject}");
+}
+
+async fn import_failure_records_files(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let case = case_with_leaked_key(&app).await;
+    let good = records_file(&standard_events());
+    let files = [("good.json", good.clone()), ("broken.jsonl", b"{oops}\n".to_vec())];
+    expect_status(app.upload(case, &files).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+
+    let imports = app.get_json(&format!("/api/v1/cases/{case}/imports")).await;
+    let failed = &imports[0];
+    assert_eq!(failed["status"], "failed");
+    let names: Vec<&str> = failed["files"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["good.json", "broken.jsonl"]);
+    assert_eq!(failed["files"][0]["size"], good.len());
+    assert_eq!(failed["files"][1]["size"], 7);
+    assert_eq!(failed["files"][0]["sha256"].as_str().unwrap().len(), 64);
+}
+
+async fn import_gzip_over_limit_rejected(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| settings.max_decompressed_mb = 1).await;
+    let case = case_with_leaked_key(&app).await;
+    let many: Vec<Value> = (0..6_000)
+        .map(|i| event(&format!("e-{i}"), "2024-03-01T10:00:00Z", "DescribeInstances", LEAKED_KEY))
+        .collect();
+    let file = lines_file(&many);
+    assert!(file.len() > 1024 * 1024, "the file must pass the 1 MB limit");
+    let error = app.upload(case, &[("big.jsonl.gz", gzip(&file))]).await;
+    let error = expect_status(error, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("big.jsonl.gz: the decompressed content is larger than the limit of 1 MB"), "{message}");
+    assert!(message.contains("max_decompressed_mb"), "{message}");
+    let stored: Vec<(i64,)> = sqlx::query_as("SELECT COUNT(*) FROM trail_events").fetch_all(&app.state.db.pool).await.unwrap();
+    assert_eq!(stored[0].0, 0);
+}
+
+async fn import_redacts_session_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let case = case_with_leaked_key(&app).await;
+    let mut call = event("e-assume", "2024-03-01T10:05:00Z", "AssumeRole", LEAKED_KEY);
+    call["responseElements"] = json!({"credentials": {"accessKeyId": "ASIAEXAMPLENEW00001", "sessionToken": "FwoGZXIvYXdzSECRETTOKEN"}});
+    let mut unmatched = event("e-other", "2024-03-01T10:06:00Z", "AssumeRole", OTHER_KEY);
+    unmatched["responseElements"] = json!({"credentials": {"sessionToken": "FwoGZXIvYXdzOTHERTOKEN"}});
+    let import = app.upload(case, &[("t.json", records_file(&[call, unmatched]))]).await;
+    expect_status(import, StatusCode::CREATED).await;
+
+    for table in ["trail_events", "unmatched_events"] {
+        let rows: Vec<(String,)> = sqlx::query_as(&format!("SELECT raw FROM {table}"))
+            .fetch_all(&app.state.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{table}");
+        let raw = &rows[0].0;
+        assert!(!raw.contains("SECRETTOKEN") && !raw.contains("OTHERTOKEN"), "{table}: {raw}");
+        assert!(raw.contains("[REDACTED]"), "{table}: {raw}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
