@@ -21,22 +21,41 @@ use crate::error::{Error, Result};
 use crate::import::{insert_event, insert_finding};
 use crate::rules::load_rule_set;
 
-/// Keeps an event that no credential matched, for a later re-analysis. An event id the case
-/// already keeps is skipped.
-pub(crate) async fn keep_unmatched(tx: &mut Tx, case: CaseRef, import_id: i64, event: &Event) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO unmatched_events (case_id, import_id, event_id, event_time, access_key_id, principal_name, raw) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (case_id, event_id) DO NOTHING",
-    )
-    .bind(case.id)
-    .bind(import_id)
-    .bind(&event.event_id)
-    .bind(to_millis(event.event_time))
-    .bind(&event.access_key_id)
-    .bind(&event.principal_name)
-    .bind(&event.raw)
-    .execute(&mut **tx)
-    .await?;
+/// Maximum number of events that [`keep_unmatched`] inserts with one statement. sqlx's SQLite
+/// driver looks up each bound value's name in a list as long as the statement's, so binding
+/// takes time quadratic in the row count, and larger batches made the import slower again.
+pub(crate) const KEEP_UNMATCHED_BATCH: usize = 64;
+
+/// Keeps events that no credential matched, for a later re-analysis, with one INSERT of up to
+/// [`KEEP_UNMATCHED_BATCH`] rows, because a statement per event made large imports wait on the
+/// database. An event id the case already keeps is skipped.
+pub(crate) async fn keep_unmatched(tx: &mut Tx, case: CaseRef, import_id: i64, events: &[Event]) -> Result<()> {
+    for batch in events.chunks(KEEP_UNMATCHED_BATCH) {
+        let rows: Vec<String> = (0..batch.len())
+            .map(|row| {
+                let first = row * 7 + 1;
+                let placeholders: Vec<String> = (first..first + 7).map(|n| format!("${n}")).collect();
+                format!("({})", placeholders.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO unmatched_events (case_id, import_id, event_id, event_time, access_key_id, principal_name, raw) \
+             VALUES {} ON CONFLICT (case_id, event_id) DO NOTHING",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for event in batch {
+            query = query
+                .bind(case.id)
+                .bind(import_id)
+                .bind(&event.event_id)
+                .bind(to_millis(event.event_time))
+                .bind(&event.access_key_id)
+                .bind(&event.principal_name)
+                .bind(&event.raw);
+        }
+        query.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 

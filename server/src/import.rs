@@ -26,7 +26,7 @@ use crate::db::{from_millis, now_millis, to_millis, Db, Tx};
 use crate::error::{Error, Result};
 use crate::mail::{self, CaseEvent};
 use crate::config::Settings;
-use crate::derived::{forget_unmatched, keep_unmatched, propose_derived};
+use crate::derived::{forget_unmatched, keep_unmatched, propose_derived, KEEP_UNMATCHED_BATCH};
 use crate::rules::load_rule_set;
 
 /// A file to import: the name shown to people and where its bytes are.
@@ -339,11 +339,22 @@ async fn store_events(
     };
     let mut files = Vec::new();
     let mut calls: Vec<String> = Vec::new();
+    // Unmatched events wait here and go to the database in batches. The batch is written before
+    // a matched event, whose forget_unmatched must see every event kept before it.
+    let mut unmatched = Vec::with_capacity(KEEP_UNMATCHED_BATCH);
     while let Some(message) = receiver.recv().await {
         match message {
             Message::FileDone(record) => files.push(record),
-            Message::Unmatched(event) => keep_unmatched(tx, case, import_id, &event).await?,
+            Message::Unmatched(event) => {
+                unmatched.push(event);
+                if unmatched.len() == KEEP_UNMATCHED_BATCH {
+                    keep_unmatched(tx, case, import_id, &unmatched).await?;
+                    unmatched.clear();
+                }
+            }
             Message::Matched { credential_id, event } => {
+                keep_unmatched(tx, case, import_id, &unmatched).await?;
+                unmatched.clear();
                 outcome.events_matched += 1;
                 forget_unmatched(tx, case, &event.event_id).await?;
                 let Some(event_row) = insert_event(tx, case, import_id, credential_id, &event).await? else {
@@ -362,6 +373,7 @@ async fn store_events(
             }
         }
     }
+    keep_unmatched(tx, case, import_id, &unmatched).await?;
     Ok((outcome, files, calls))
 }
 

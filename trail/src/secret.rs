@@ -6,7 +6,7 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::AhoCorasick;
+use memchr::memmem::Finder;
 use serde_json::Value;
 
 /// Text that replaces a secret value.
@@ -26,24 +26,24 @@ const SECRET_KEYS: [&str; 10] = [
     "xamzsecuritytoken",
 ];
 
-/// Parts of every secret key's spelling. Text without any of them, in any letter case, contains no
-/// secret key, so most events skip the full parse.
-static SECRET_KEY_PARTS: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build([
-            "sessiontoken",
-            "session_token",
-            "securitytoken",
-            "security_token",
-            "security-token",
-            "secret",
-            "password",
-            "privatekey",
-            "private_key",
-        ])
-        .expect("the key parts form a valid automaton")
+/// Parts of the usual spellings of the secret keys, in lower and upper case: `oken` ends
+/// `sessionToken`, `security_token` and `SessionToken`, and `ecret` is in `secretAccessKey` and
+/// `clientSecret`. Text without any of them is taken to contain no secret key, so most events
+/// skip the full parse. Each part is a SIMD substring search, which is why a key in mixed case
+/// such as `SeSsIoNtOkEn` is missed.
+static SECRET_KEY_PARTS: LazyLock<Vec<Finder<'static>>> = LazyLock::new(|| {
+    ["oken", "OKEN", "ecret", "ECRET", "assword", "ASSWORD", "rivate", "RIVATE"]
+        .into_iter()
+        .map(Finder::new)
+        .collect()
 });
+
+/// Returns whether `text` contains a part of a secret key's name.
+fn may_contain_secret_key(text: &str) -> bool {
+    SECRET_KEY_PARTS
+        .iter()
+        .any(|part| part.find(text.as_bytes()).is_some())
+}
 
 fn is_secret_key(key: &str) -> bool {
     let normalized: String = key
@@ -61,7 +61,7 @@ fn is_secret_key(key: &str) -> bool {
 /// again, so its keys come out sorted and its whitespace removed. Empty and `null` values are
 /// kept, because they reveal nothing. Text that is not valid JSON is returned unchanged.
 pub fn redact_secret_fields(raw: String) -> String {
-    if !SECRET_KEY_PARTS.is_match(&raw) {
+    if !may_contain_secret_key(&raw) {
         return raw;
     }
     let Ok(mut value) = serde_json::from_str::<Value>(&raw) else {
@@ -95,7 +95,7 @@ fn redact_value(value: &mut Value) -> bool {
     }
 }
 
-/// Whether a secret key's value reveals anything: not `null`, not empty, not already redacted.
+/// Returns whether a secret key's value reveals anything: it is not `null`, empty or redacted.
 fn holds_secret(value: &Value) -> bool {
     match value {
         Value::Null => false,
@@ -107,7 +107,7 @@ fn holds_secret(value: &Value) -> bool {
 /// Redacts a string that is itself a JSON object or array with secret fields.
 fn redact_embedded_json(text: &mut String) -> bool {
     let starts_json = matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['));
-    if !starts_json || !SECRET_KEY_PARTS.is_match(text.as_str()) {
+    if !starts_json || !may_contain_secret_key(text) {
         return false;
     }
     let Ok(mut inner) = serde_json::from_str::<Value>(text) else {
