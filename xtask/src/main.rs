@@ -1,4 +1,5 @@
-//! Workspace tasks: `cargo xtask run`, `cargo xtask test`, `cargo xtask build-frontend`.
+//! Workspace tasks: `cargo xtask run`, `cargo xtask test`, `cargo xtask bench`,
+//! `cargo xtask build-frontend`.
 //!
 //! Each task installs what it needs that Cargo does not: the wasm32 target, and for the tests
 //! Chromium with ChromeDriver, an SMTP server (Python's aiosmtpd) and, when none answers on
@@ -9,6 +10,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+mod bench;
 mod frontend;
 mod postgres;
 mod setup;
@@ -19,6 +21,9 @@ tasks:
   run [--dev] [-- ARGS]   build the browser app and the server, then start `rekey serve ARGS`
   test [-- ARGS]          run every test (SQLite, PostgreSQL, SMTP, headless Chromium);
                           ARGS go to `cargo test`, such as a test name filter
+  bench [--size SIZE[,SIZE...]]
+                          time the trail import against jq and a bare serde_json pass on
+                          synthetic CloudTrail files of SIZE (such as 10MB, 1GB; default 1GB)
   build-frontend [--release]
                           build the browser app into target/site";
 
@@ -38,6 +43,7 @@ fn run_task() -> Result<()> {
     match task.as_str() {
         "run" => run(&workspace, flags.iter().any(|f| f == "--dev"), passthrough),
         "test" => test(&workspace, passthrough),
+        "bench" => bench::bench(&workspace, &flags),
         "build-frontend" => {
             setup::ensure_wasm_target()?;
             let site = frontend::build(&workspace, flags.iter().any(|f| f == "--release"))?;

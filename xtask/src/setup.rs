@@ -61,6 +61,15 @@ pub fn apt_install(packages: &[&str]) -> Result<()> {
     )
 }
 
+/// Finds `program` on the PATH, installing the Debian package `package` when it is missing.
+pub fn ensure_program(program: &str, package: &str) -> Result<PathBuf> {
+    if let Some(path) = find_program(&[program]) {
+        return Ok(path);
+    }
+    apt_install(&[package])?;
+    find_program(&[program]).ok_or_else(|| anyhow::anyhow!("{program} still missing after installing {package}"))
+}
+
 /// Finds Chromium and ChromeDriver, installing Debian's packages when they are missing.
 pub fn ensure_browser() -> Result<Browser> {
     let find = || {
