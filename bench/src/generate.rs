@@ -36,6 +36,8 @@ pub struct Stats {
     pub compromise_time: String,
     /// Events of the leaked key at or after the compromise time.
     pub leaked_since: u64,
+    /// A time after the last event: as a compromise time, it makes an import keep nothing.
+    pub after_end: String,
 }
 
 /// SplitMix64: a small deterministic generator, so that every run writes the same trail.
@@ -250,6 +252,7 @@ pub fn generate(path: &Path, target_bytes: u64) -> anyhow::Result<Stats> {
         bytes: 0,
         compromise_time: compromise_text,
         leaked_since: 0,
+        after_end: (start + span * 2).to_rfc3339_opts(SecondsFormat::Secs, true),
     };
     let mut line = String::with_capacity(4096);
     while stats.bytes < target_bytes {

@@ -56,6 +56,7 @@ fn main() -> anyhow::Result<()> {
             println!("bytes={}", stats.bytes);
             println!("since={}", stats.compromise_time);
             println!("leaked_since={}", stats.leaked_since);
+            println!("after_end={}", stats.after_end);
             Ok(())
         }
         Command::Setup { data_dir, since } => setup::setup(&data_dir, &since),

@@ -35,6 +35,8 @@ struct Row {
     events: u64,
     expected_matches: u64,
     rekey: Measurement,
+    /// The import with a compromise time after the last event, so it reads and keeps nothing.
+    rekey_reading: Measurement,
     jq: Measurement,
     serde: Measurement,
 }
@@ -124,6 +126,7 @@ fn bench_size(release: &Path, jq: &Path, work: &Path, bytes: u64) -> Result<Row>
     let events: u64 = stat(&generated.stdout, "events")?.parse()?;
     let since = stat(&generated.stdout, "since")?.to_owned();
     let expected_matches: u64 = stat(&generated.stdout, "leaked_since")?.parse()?;
+    let after_end = stat(&generated.stdout, "after_end")?.to_owned();
 
     eprintln!("xtask: bare serde_json pass");
     let serde = measure(
@@ -133,17 +136,13 @@ fn bench_size(release: &Path, jq: &Path, work: &Path, bytes: u64) -> Result<Row>
     check_count("the serde pass", stat(&serde.stdout, "matched")?.parse()?, expected_matches)?;
 
     eprintln!("xtask: rekey import-trail");
-    run_command(Command::new(&helper).args(["setup", "--since", &since, "--data-dir"]).arg(&data))?;
-    let rekey = measure(
-        Command::new(release.join("rekey"))
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["import-trail", "--case", "1"])
-            .arg(&trail)
-            .env("RUST_LOG", "warn"),
-        work,
-    )?;
+    let rekey = measure_import(release, &trail, &data, &since, work)?;
     check_count("rekey import-trail", matched_by_rekey(&rekey.stdout)?, expected_matches)?;
+
+    eprintln!("xtask: rekey import-trail with a compromise time after the last event");
+    std::fs::remove_dir_all(&data)?;
+    let rekey_reading = measure_import(release, &trail, &data, &after_end, work)?;
+    check_count("rekey import-trail", matched_by_rekey(&rekey_reading.stdout)?, 0)?;
 
     eprintln!("xtask: jq");
     let jq_run = measure(
@@ -159,9 +158,29 @@ fn bench_size(release: &Path, jq: &Path, work: &Path, bytes: u64) -> Result<Row>
         events,
         expected_matches,
         rekey,
+        rekey_reading,
         jq: jq_run,
         serde,
     })
+}
+
+/// Creates case 1 with compromise time `since` in a fresh data directory and measures
+/// `rekey import-trail` of `trail` into it.
+fn measure_import(release: &Path, trail: &Path, data: &Path, since: &str, work: &Path) -> Result<Measurement> {
+    run_command(
+        Command::new(release.join("rekey-bench"))
+            .args(["setup", "--since", since, "--data-dir"])
+            .arg(data),
+    )?;
+    measure(
+        Command::new(release.join("rekey"))
+            .arg("--data-dir")
+            .arg(data)
+            .args(["import-trail", "--case", "1"])
+            .arg(trail)
+            .env("RUST_LOG", "warn"),
+        work,
+    )
 }
 
 /// Returns the value of a `name=value` line of the helper's output.
@@ -230,7 +249,13 @@ fn print_report(jq: &Path, rows: &[Row]) -> Result<()> {
     println!("| ---: | ---: | --- | ---: | ---: | ---: |");
     for row in rows {
         let size = format_size(row.bytes);
-        for (tool, run) in [("Rekey import", &row.rekey), ("jq", &row.jq), ("bare serde_json", &row.serde)] {
+        let runs = [
+            ("Rekey import", &row.rekey),
+            ("Rekey import, keeping nothing", &row.rekey_reading),
+            ("jq", &row.jq),
+            ("bare serde_json", &row.serde),
+        ];
+        for (tool, run) in runs {
             let seconds = run.wall.as_secs_f64();
             println!(
                 "| {size} | {} | {tool} | {seconds:.2} s | {:.0} MB/s | {:.0} MiB |",
@@ -241,17 +266,19 @@ fn print_report(jq: &Path, rows: &[Row]) -> Result<()> {
         }
     }
     println!();
-    println!("| trail | leaked-key calls | Rekey vs jq | Rekey vs bare serde_json |");
-    println!("| ---: | ---: | ---: | ---: |");
+    println!("| trail | leaked-key calls | import | Rekey vs jq | Rekey vs bare serde_json |");
+    println!("| ---: | ---: | --- | ---: | ---: |");
     for row in rows {
-        let rekey = row.rekey.wall.as_secs_f64();
-        println!(
-            "| {} | {} | {:.1}× faster | {:.0} % of its speed |",
-            format_size(row.bytes),
-            row.expected_matches,
-            row.jq.wall.as_secs_f64() / rekey,
-            100.0 * row.serde.wall.as_secs_f64() / rekey
-        );
+        for (import, run) in [("full", &row.rekey), ("keeping nothing", &row.rekey_reading)] {
+            let rekey = run.wall.as_secs_f64();
+            println!(
+                "| {} | {} | {import} | {:.2}× the speed | {:.0} % of its speed |",
+                format_size(row.bytes),
+                row.expected_matches,
+                row.jq.wall.as_secs_f64() / rekey,
+                100.0 * row.serde.wall.as_secs_f64() / rekey
+            );
+        }
     }
     Ok(())
 }
