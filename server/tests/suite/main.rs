@@ -11,6 +11,8 @@ mod browser;
 mod browser_workflow;
 mod cases;
 mod containment;
+mod evidence;
+mod report;
 mod impact;
 mod browser_communication;
 mod communications;
