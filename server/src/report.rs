@@ -6,7 +6,7 @@
 //! needs no font files, and leaves its text searchable.
 
 use chrono::{DateTime, Utc};
-use rekey_types::{Phase, PhaseChangeRecord, Report, ResponseTime, VerificationState};
+use rekey_types::{format_duration, Phase, PhaseChangeRecord, Report, ResponseTime, VerificationState};
 
 /// One piece of the report.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,23 +71,6 @@ pub fn response_times(
             reached(changes, Phase::PostIncident),
         ),
     ]
-}
-
-/// A duration for people: `3 d 4 h`, `2 h 35 min`, `42 s`.
-pub fn format_duration(seconds: i64) -> String {
-    let sign = if seconds < 0 { "-" } else { "" };
-    let s = seconds.unsigned_abs();
-    let (days, hours, minutes) = (s / 86_400, (s % 86_400) / 3_600, (s % 3_600) / 60);
-    let text = if days > 0 {
-        format!("{days} d {hours} h")
-    } else if hours > 0 {
-        format!("{hours} h {minutes} min")
-    } else if minutes > 0 {
-        format!("{minutes} min {} s", s % 60)
-    } else {
-        format!("{s} s")
-    };
-    format!("{sign}{text}")
 }
 
 fn utc(time: DateTime<Utc>) -> String {
@@ -510,15 +493,6 @@ pub fn to_pdf(blocks: &[Block], title: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(format_duration(42), "42 s");
-        assert_eq!(format_duration(125), "2 min 5 s");
-        assert_eq!(format_duration(2 * 3600 + 35 * 60), "2 h 35 min");
-        assert_eq!(format_duration(3 * 86_400 + 4 * 3600), "3 d 4 h");
-        assert_eq!(format_duration(-60), "-1 min 0 s");
-    }
 
     #[test]
     fn pdf_strings_escape_delimiters_and_map_to_win_ansi() {

@@ -15,6 +15,7 @@ mod evidence;
 mod report;
 mod impact;
 mod browser_communication;
+mod browser_report;
 mod communications;
 mod imports;
 mod invitations;
