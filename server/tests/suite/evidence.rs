@@ -20,6 +20,7 @@ on_both_backends!(
     evidence_links_stay_within_the_case,
     imported_trail_files_become_evidence,
     legal_hold_needs_the_lead_and_current_version,
+    object_store_keeps_evidence_by_hash,
 );
 
 async fn upload(app: &TestApp, case: i64, name: &str, bytes: Vec<u8>) -> reqwest::Response {
@@ -381,4 +382,26 @@ async fn legal_hold_needs_the_lead_and_current_version(backend: Backend) {
     let detail = expect_status(detail, StatusCode::OK).await;
     assert_eq!(custody_actions(&detail), ["upload", "legal_hold_on", "view"]);
     assert_eq!(detail["custody"][1]["details"], "litigation expected");
+}
+
+async fn object_store_keeps_evidence_by_hash(backend: Backend) {
+    let bucket = tempfile::tempdir().unwrap();
+    let url = url::Url::from_directory_path(bucket.path()).unwrap().to_string();
+    let app = spawn_app_with(backend, |settings| settings.evidence_store_url = format!("{url}rekey")).await;
+    app.login_admin().await;
+    let case = app.create_case(COMPROMISE_TIME).await;
+    let content = b"object store content".to_vec();
+    let evidence = expect_status(upload(&app, case, "object.txt", content.clone()).await, StatusCode::CREATED).await;
+    let sha256 = evidence["sha256"].as_str().unwrap().to_string();
+    let id = evidence["id"].as_i64().unwrap();
+
+    let object = bucket.path().join("rekey").join(&sha256[..2]).join(&sha256);
+    assert_eq!(std::fs::read(&object).unwrap(), content, "stored in the object store under its hash");
+    assert!(!app.data_dir.join("evidence").join(&sha256[..2]).exists(), "nothing in the local store");
+    let download = app.get(&format!("/api/v1/cases/{case}/evidence/{id}/content")).await;
+    assert_eq!(download.bytes().await.unwrap().to_vec(), content);
+
+    std::fs::write(&object, b"object store contenT").unwrap();
+    let refused = app.get(&format!("/api/v1/cases/{case}/evidence/{id}/content")).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
 }
