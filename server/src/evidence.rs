@@ -62,9 +62,11 @@ impl EvidenceStore {
         let parsed = url::Url::parse(url)
             .map_err(|e| anyhow::anyhow!("evidence_store_url '{url}' is not a URL ({e}); use s3://bucket/prefix or file:///path"))?;
         // Credentials and endpoint come from the usual AWS_* variables, as for the AWS CLI.
+        // Variables the S3 client does not know, such as AWS_PROFILE, are left out.
         let options = std::env::vars()
             .filter(|(key, _)| key.starts_with("AWS_"))
-            .map(|(key, value)| (key.to_ascii_lowercase(), value));
+            .map(|(key, value)| (key.to_ascii_lowercase(), value))
+            .filter(|(key, _)| key.parse::<object_store::aws::AmazonS3ConfigKey>().is_ok());
         let (store, prefix) = object_store::parse_url_opts(&parsed, options).map_err(|e| {
             anyhow::anyhow!("evidence_store_url '{url}' cannot be used ({e}); use s3://bucket/prefix or file:///path")
         })?;
