@@ -128,7 +128,7 @@ const SOURCES: &[Source] = &[
     },
 ];
 
-async fn timeline(
+pub(crate) async fn timeline(
     State(state): State<AppState>,
     case: CaseRef,
 ) -> Result<Json<Vec<TimelineEntry>>> {
