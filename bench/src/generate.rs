@@ -181,17 +181,21 @@ fn routine_call(random: &mut Random, region: &str) -> Call {
             response: "null".to_owned(),
             read_only: true,
         },
-        _ => Call {
-            name: "ListBuckets",
-            source: "s3.amazonaws.com",
-            request: r#"{"Host":"s3.amazonaws.com"}"#.to_owned(),
-            response: "null".to_owned(),
-            read_only: true,
-        },
+        _ => list_buckets(),
     }
 }
 
-/// A call of the attacker: reconnaissance, persistence and resource creation.
+fn list_buckets() -> Call {
+    Call {
+        name: "ListBuckets",
+        source: "s3.amazonaws.com",
+        request: r#"{"Host":"s3.amazonaws.com"}"#.to_owned(),
+        response: "null".to_owned(),
+        read_only: true,
+    }
+}
+
+/// Builds a call of the attacker: reconnaissance, persistence or resource creation.
 fn attacker_call(random: &mut Random) -> Call {
     let user = format!("support-{}", random.below(1_000));
     match random.below(6) {
@@ -223,13 +227,7 @@ fn attacker_call(random: &mut Random) -> Call {
             response: "null".to_owned(),
             read_only: false,
         },
-        _ => Call {
-            name: "ListBuckets",
-            source: "s3.amazonaws.com",
-            request: r#"{"Host":"s3.amazonaws.com"}"#.to_owned(),
-            response: "null".to_owned(),
-            read_only: true,
-        },
+        _ => list_buckets(),
     }
 }
 

@@ -272,7 +272,7 @@ fn read_all(
             Some(credential_id) => sender.blocking_send(Message::Matched { credential_id, event }),
             // NOTE: every event from the compromise time on is stored, for re-analysis when a
             // credential is confirmed later. On a busy account that stores about as much as the
-            // trail itself, and its cost on large imports has not been measured.
+            // trail itself, and it takes most of a large import's time (see docs/benchmarks.md).
             None if event.event_time >= matcher.since() => sender.blocking_send(Message::Unmatched(event)),
             None => Ok(()),
         }

@@ -245,6 +245,13 @@ fn print_report(jq: &Path, rows: &[Row]) -> Result<()> {
     println!("jq: {}", version_of(Command::new(jq).arg("--version")));
     println!("rustc: {}", version_of(Command::new("rustc").arg("--version")));
     println!();
+    print_timings(rows);
+    println!();
+    print_ratios(rows);
+    Ok(())
+}
+
+fn print_timings(rows: &[Row]) {
     println!("| trail | events | tool | wall time | throughput | peak RSS |");
     println!("| ---: | ---: | --- | ---: | ---: | ---: |");
     for row in rows {
@@ -265,7 +272,9 @@ fn print_report(jq: &Path, rows: &[Row]) -> Result<()> {
             );
         }
     }
-    println!();
+}
+
+fn print_ratios(rows: &[Row]) {
     println!("| trail | leaked-key calls | import | Rekey vs jq | Rekey vs bare serde_json |");
     println!("| ---: | ---: | --- | ---: | ---: |");
     for row in rows {
@@ -280,7 +289,6 @@ fn print_report(jq: &Path, rows: &[Row]) -> Result<()> {
             );
         }
     }
-    Ok(())
 }
 
 fn format_size(bytes: u64) -> String {
