@@ -238,6 +238,10 @@ async fn cli_import_trail_on_sqlite() {
     let database_url = format!("sqlite://{}?mode=rwc", app.data_dir.join("rekey.db").display());
 
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_rekey"))
+        // The data directory holds the evidence store, which would otherwise be made in the
+        // working directory.
+        .arg("--data-dir")
+        .arg(&app.data_dir)
         .args(["--database-url", &database_url, "import-trail", "--case", &format!("RK-{case}")])
         .arg(&file)
         .output()
@@ -250,6 +254,8 @@ async fn cli_import_trail_on_sqlite() {
     assert_eq!(findings(&app, case).await.len(), 1);
 
     let missing = tokio::process::Command::new(env!("CARGO_BIN_EXE_rekey"))
+        .arg("--data-dir")
+        .arg(&app.data_dir)
         .args(["--database-url", &database_url, "import-trail", "--case", "99"])
         .arg(&file)
         .output()
