@@ -288,9 +288,13 @@ fn read_all(
         let head = input.inner.fill_buf().map_err(|e| format!("{}: {e}", file.name))?;
         let summary = if is_zip(head) {
             // The archive is hashed in a pass of its own, because entries are read by seeking.
+            // The progress counts the archive once its entries are read, not during the hash pass.
             std::io::copy(&mut input, &mut std::io::sink()).map_err(|e| format!("{}: {e}", file.name))?;
+            progress.bytes_read.fetch_sub(input.size, Ordering::Relaxed);
             let archive = std::fs::File::open(&file.path).map_err(|e| format!("{}: cannot open: {e}", file.name))?;
-            read_zip_with(&file.name, BufReader::new(archive), options, &mut on_event).map(drop)
+            let read = read_zip_with(&file.name, BufReader::new(archive), options, &mut on_event).map(drop);
+            progress.bytes_read.fetch_add(input.size, Ordering::Relaxed);
+            read
         } else {
             read_events_with(&file.name, &mut input, options, &mut on_event).map(drop)
         };

@@ -330,10 +330,17 @@ async fn report_progress(progress: Arc<ImportProgress>) {
     let terminal = std::io::stderr().is_terminal();
     let period = if terminal { Duration::from_millis(500) } else { Duration::from_secs(10) };
     let started = Instant::now();
+    let mut reading_time = None;
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         ticks.tick().await;
-        let line = progress_line(&progress, started.elapsed());
+        let bytes_read = progress.bytes_read.load(Ordering::Relaxed);
+        let bytes_total = progress.bytes_total.load(Ordering::Relaxed);
+        // The rate stops at the end of reading, because storing adds no events read.
+        if reading_time.is_none() && bytes_read >= bytes_total {
+            reading_time = Some(started.elapsed());
+        }
+        let line = progress_line(&progress, reading_time.unwrap_or_else(|| started.elapsed()), reading_time.is_some());
         if terminal {
             eprint!("\r{line}\x1b[K");
         } else {
@@ -342,13 +349,19 @@ async fn report_progress(progress: Arc<ImportProgress>) {
     }
 }
 
-/// Describes bytes read, events read and the average events per second so far.
-fn progress_line(progress: &ImportProgress, elapsed: Duration) -> String {
+/// Describes bytes read, events read and the average events per second over `elapsed`.
+fn progress_line(progress: &ImportProgress, elapsed: Duration, storing: bool) -> String {
     const MB: f64 = 1_000_000.0;
     let bytes_read = progress.bytes_read.load(Ordering::Relaxed) as f64;
     let bytes_total = progress.bytes_total.load(Ordering::Relaxed) as f64;
     let events = progress.events_read.load(Ordering::Relaxed);
     let rate = events as f64 / elapsed.as_secs_f64().max(0.001);
+    if storing {
+        return format!(
+            "Read {:.0} MB, {events} events, {rate:.0} events/s; storing the kept events",
+            bytes_read / MB
+        );
+    }
     let percent = if bytes_total > 0.0 { 100.0 * bytes_read / bytes_total } else { 100.0 };
     format!(
         "Reading: {:.0} of {:.0} MB ({percent:.0} %), {events} events, {rate:.0} events/s",
