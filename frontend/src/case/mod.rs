@@ -576,7 +576,8 @@ fn Overview(data: CaseData) -> impl IntoView {
 
 /// The button that moves the case to its next phase, hidden once the case is closed. When
 /// the server rejects the move because tasks of the current phase are open, the control shows
-/// them and offers to move on anyway with a recorded reason.
+/// them and offers a lead of the case or an administrator to move on anyway with a recorded
+/// reason, since the server rejects a forced move by anyone else.
 #[component]
 fn PhaseControl(data: CaseData, phase: Memo<Option<Phase>>) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
@@ -585,6 +586,8 @@ fn PhaseControl(data: CaseData, phase: Memo<Option<Phase>>) -> impl IntoView {
     let blocked = RwSignal::new(false);
     let reason = RwSignal::new(String::new());
     let next = Memo::new(move |_| phase.get().and_then(Phase::next));
+    let session = use_session();
+    let may_force = move || data.my_role.get() == Some(CaseRole::Lead) || session.is_admin();
 
     let request = move |force: bool| {
         let Some(next) = next.get_untracked() else {
@@ -637,7 +640,7 @@ fn PhaseControl(data: CaseData, phase: Memo<Option<Phase>>) -> impl IntoView {
                 </button>
             </Show>
             <div id="phase-error" class="form-error" role="alert">{move || error.get()}</div>
-            <Show when=move || blocked.get()>
+            <Show when=move || blocked.get() && may_force()>
                 <div id="phase-force-form" class="inline-form">
                     <label for="phase-force-reason">"Reason for moving on with open tasks (recorded with the change)"</label>
                     <input
