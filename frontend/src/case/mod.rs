@@ -30,7 +30,7 @@ use rekey_types::{
 };
 
 use crate::api::{self, ApiError, ApiResult};
-use crate::time::{format_local, format_utc, local_zone_name, LocalTime};
+use crate::time::{format_local, format_utc, shown_zone_name, LocalTime};
 pub use crate::widgets::show_loaded;
 use crate::widgets::{LoadError, Loading, PhaseProgress, SeverityBadge};
 use crate::{set_title, use_session};
@@ -490,7 +490,7 @@ fn Overview(data: CaseData) -> impl IntoView {
         .with(|case| case.as_ref().and_then(|c| c.compromise_time))
     {
         Some(time) => {
-            let zone = local_zone_name()
+            let zone = shown_zone_name()
                 .map(|zone| format!(" ({zone})"))
                 .unwrap_or_default();
             view! {
