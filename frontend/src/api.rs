@@ -545,3 +545,97 @@ pub async fn update_subscriptions(
     let request = with_csrf(Request::put(&url)).json(body).map_err(request_error)?;
     read_json(send(request, true).await?).await
 }
+
+pub async fn evidence(number: i64) -> ApiResult<Vec<rekey_types::Evidence>> {
+    get(&case_url(number, "/evidence")).await
+}
+
+/// Opens one piece of evidence with its chain of custody; the server records the view.
+pub async fn evidence_detail(number: i64, id: i64) -> ApiResult<rekey_types::EvidenceDetail> {
+    get(&case_url(number, &format!("/evidence/{id}"))).await
+}
+
+/// Address of the evidence file's download, which the server re-hashes before serving.
+pub fn evidence_content_url(number: i64, id: i64) -> String {
+    case_url(number, &format!("/evidence/{id}/content"))
+}
+
+/// Uploads one evidence file as `multipart/form-data` with its description and source.
+pub async fn upload_evidence(
+    number: i64,
+    file: &File,
+    description: &str,
+    source: &str,
+) -> ApiResult<rekey_types::Evidence> {
+    let form = FormData::new()
+        .map_err(|_| ApiError::invalid("file", "This browser cannot build a file upload (FormData)."))?;
+    let appended = form
+        .append_with_str("description", description)
+        .and_then(|_| form.append_with_str("source", source))
+        .and_then(|_| form.append_with_blob_and_filename("file", file, &file.name()));
+    appended.map_err(|_| ApiError::invalid("file", format!("The file {} could not be read.", file.name())))?;
+    let request = with_csrf(Request::post(&case_url(number, "/evidence")))
+        .body(form)
+        .map_err(request_error)?;
+    read_json(send(request, true).await?).await
+}
+
+pub async fn verify_evidence(number: i64, id: i64) -> ApiResult<rekey_types::EvidenceCheck> {
+    post_json(&case_url(number, &format!("/evidence/{id}/verify")), &()).await
+}
+
+pub async fn change_legal_hold(
+    number: i64,
+    id: i64,
+    body: &rekey_types::LegalHoldChange,
+) -> ApiResult<rekey_types::Evidence> {
+    put_json(&case_url(number, &format!("/evidence/{id}/legal-hold")), body).await
+}
+
+pub async fn link_evidence(
+    number: i64,
+    id: i64,
+    body: &rekey_types::EvidenceLink,
+) -> ApiResult<rekey_types::Evidence> {
+    post_json(&case_url(number, &format!("/evidence/{id}/links")), body).await
+}
+
+pub async fn report(number: i64) -> ApiResult<rekey_types::Report> {
+    get(&case_url(number, "/report")).await
+}
+
+/// Address of a report export: `pdf` or `markdown`.
+pub fn report_export_url(number: i64, format: &str) -> String {
+    case_url(number, &format!("/report/{format}"))
+}
+
+pub async fn save_lessons(number: i64, body: &rekey_types::LessonsInput) -> ApiResult<rekey_types::LessonsLearned> {
+    put_json(&case_url(number, "/lessons"), body).await
+}
+
+pub async fn add_improvement(
+    number: i64,
+    body: &rekey_types::ImprovementInput,
+) -> ApiResult<rekey_types::LessonsLearned> {
+    post_json(&case_url(number, "/improvements"), body).await
+}
+
+pub async fn update_improvement(
+    number: i64,
+    id: i64,
+    body: &rekey_types::ImprovementInput,
+) -> ApiResult<rekey_types::LessonsLearned> {
+    put_json(&case_url(number, &format!("/improvements/{id}")), body).await
+}
+
+pub async fn dashboard() -> ApiResult<rekey_types::Dashboard> {
+    get("/api/v1/dashboard").await
+}
+
+pub async fn integrity() -> ApiResult<rekey_types::IntegrityReport> {
+    get("/api/v1/audit/verify").await
+}
+
+pub async fn audit_entries() -> ApiResult<Vec<rekey_types::AuditEntry>> {
+    get("/api/v1/audit?limit=100").await
+}

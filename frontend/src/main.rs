@@ -7,11 +7,14 @@ mod admin_mail;
 mod api;
 mod case;
 mod case_list;
+mod dashboard;
 mod forms;
+mod integrity;
 mod invitation;
 mod login;
 mod new_case;
 mod playbooks;
+mod report;
 mod time;
 mod widgets;
 
@@ -105,6 +108,9 @@ fn App() -> impl IntoView {
                     <Route path=path!("/") view=case_list::CaseListPage />
                     <Route path=path!("/cases/new") view=new_case::NewCasePage />
                     <Route path=path!("/cases/:number") view=case::CasePage />
+                    <Route path=path!("/cases/:number/report") view=report::ReportPage />
+                    <Route path=path!("/dashboard") view=dashboard::DashboardPage />
+                    <Route path=path!("/admin/integrity") view=integrity::IntegrityPage />
                     <Route path=path!("/account") view=account::AccountPage />
                     <Route path=path!("/admin/users") view=admin_users::UsersPage />
                     <Route path=path!("/invitations/:token") view=invitation::InvitationPage />
@@ -212,6 +218,10 @@ fn Header() -> impl IntoView {
                                     {is_admin.then(|| view! { <a id="nav-users" href="/admin/users">"Users"</a> })}
                                     {is_admin.then(|| view! {
                                         <a id="mail-settings" href="/admin/mail">"Mail settings"</a>
+                                    })}
+                                    {is_admin.then(|| view! { <a id="nav-integrity" href="/admin/integrity">"Integrity"</a> })}
+                                    {(user.role != UserRole::Stakeholder).then(|| view! {
+                                        <a id="nav-dashboard" href="/dashboard">"Dashboard"</a>
                                     })}
                                     <span id="current-user" title=user.username.clone()>
                                         {user.display_name.clone()}

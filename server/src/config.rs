@@ -67,6 +67,13 @@ pub struct Settings {
     pub require_totp_for_admins: bool,
     /// Largest trail upload accepted, in megabytes, for all files of one request together.
     pub max_upload_mb: u64,
+    /// Largest evidence file accepted, in megabytes. A larger upload is refused with 413
+    /// before the rest of its body is read.
+    pub max_evidence_mb: u64,
+    /// Object store for evidence files, such as `s3://bucket/prefix` (credentials and endpoint
+    /// from the `AWS_*` variables) or `file:///srv/rekey-evidence`; empty means the
+    /// `evidence` directory in `data_dir`.
+    pub evidence_store_url: String,
     /// SMTP server host name; empty means mail is not configured and stays in the outbox.
     pub smtp_host: String,
     pub smtp_port: u16,
@@ -114,6 +121,8 @@ impl Default for Settings {
             session_idle_minutes: 120,
             require_totp_for_admins: false,
             max_upload_mb: 2048,
+            max_evidence_mb: 4096,
+            evidence_store_url: String::new(),
             smtp_host: String::new(),
             smtp_port: 587,
             smtp_security: SmtpSecurity::Starttls,
@@ -145,6 +154,8 @@ const KEYS: &[&str] = &[
     "session_idle_minutes",
     "require_totp_for_admins",
     "max_upload_mb",
+    "max_evidence_mb",
+    "evidence_store_url",
     "smtp_host",
     "smtp_port",
     "smtp_security",
@@ -250,6 +261,11 @@ impl Settings {
                 "max_upload_mb must be at least 1".to_string(),
             ));
         }
+        if self.max_evidence_mb == 0 {
+            return Err(ConfigError(
+                "max_evidence_mb must be at least 1".to_string(),
+            ));
+        }
         if self.mail_configured() {
             self.check_smtp()?;
         }
@@ -325,6 +341,10 @@ impl Settings {
 
     pub fn session_idle_timeout(&self) -> Duration {
         Duration::from_secs(u64::from(self.session_idle_minutes) * 60)
+    }
+
+    pub fn max_evidence_bytes(&self) -> u64 {
+        self.max_evidence_mb.saturating_mul(1024 * 1024)
     }
 
     pub fn max_upload_bytes(&self) -> usize {

@@ -15,6 +15,7 @@ pub mod config;
 pub mod db;
 pub mod derived;
 pub mod error;
+pub mod evidence;
 pub mod import;
 pub mod mail;
 pub mod throttle;
@@ -22,6 +23,7 @@ pub mod tokens;
 pub mod totp;
 pub mod rules;
 pub mod redact;
+pub mod report;
 pub mod reminders;
 mod web;
 
@@ -38,6 +40,7 @@ pub struct AppState {
     /// Bounds concurrent password hashing, so a burst of logins cannot take every core.
     pub hash_limiter: Arc<Semaphore>,
     pub login_throttle: Arc<throttle::LoginThrottle>,
+    pub evidence: evidence::EvidenceStore,
 }
 
 /// A built application, bound to its listening socket but not yet serving.
@@ -91,7 +94,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}; set listen to a free address", settings.listen))?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let evidence = evidence::EvidenceStore::from_settings(&settings)?;
     let state = AppState {
+        evidence,
         db,
         settings: Arc::new(settings),
         mail_wakeup: Arc::new(Notify::new()),

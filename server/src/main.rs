@@ -184,20 +184,38 @@ async fn shutdown_signal() {
 
 async fn verify(settings: Settings) -> anyhow::Result<()> {
     let db = Db::connect_existing(&settings.database_url()).await?;
-    let result = rekey::audit::verify(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    match result.first_break {
-        None => {
-            println!("Audit log intact: {} rows checked.", result.rows_checked);
-            Ok(())
-        }
+    let store = rekey::evidence::EvidenceStore::from_settings(&settings)?;
+    let report = rekey::api::audit::integrity_report(&db, &store)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let audit = &report.audit;
+    let mut intact = true;
+    match &audit.first_break {
+        None => println!("Audit log intact: {} rows checked.", audit.rows_checked),
         Some(broken) => {
+            intact = false;
             println!(
                 "Audit log broken at row {}: {} ({} rows before it are intact).",
-                broken.row_id, broken.reason, result.rows_checked
+                broken.row_id, broken.reason, audit.rows_checked
             );
-            std::process::exit(1);
         }
     }
+    match &report.first_evidence_break {
+        None => println!("Evidence intact: {} files checked.", report.evidence_checked),
+        Some(broken) => {
+            intact = false;
+            println!(
+                "Evidence {} does not match its hash: expected {}, found {}.",
+                broken.evidence_id,
+                broken.expected_sha256,
+                broken.actual_sha256.as_deref().unwrap_or("no stored file")
+            );
+        }
+    }
+    if !intact {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn add_user(
@@ -276,9 +294,13 @@ async fn import_trail(settings: Settings, case: &str, username: &str, paths: Vec
             .unwrap_or_else(|| path.display().to_string());
         files.push(TrailFile { name, path });
     }
-    let outcome = import_files(&db, &settings, case, &importer, files)
+    let outcome = import_files(&db, &settings, case, &importer, files.clone())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = rekey::evidence::EvidenceStore::from_settings(&settings)?;
+    rekey::api::evidence::keep_import_files(&db, &store, &settings, &importer.actor, case.id, outcome.import_id, &files)
+        .await
+        .map_err(|e| anyhow::anyhow!("the import succeeded, but its files could not be kept as evidence: {e}"))?;
     println!(
         "Imported into RK-{number}: {} events read, {} matched, {} new, {} new findings.",
         outcome.events_read, outcome.events_matched, outcome.events_new, outcome.findings_new

@@ -11,12 +11,14 @@ use serde::{Deserialize, Serialize};
 mod enums;
 mod access;
 mod communication;
+mod evidence;
 mod trail;
 mod validate;
 mod workflow;
 
 pub use access::*;
 pub use communication::*;
+pub use evidence::*;
 pub use enums::*;
 pub use trail::*;
 pub use validate::*;

@@ -10,7 +10,7 @@ use crate::api::{self, ApiError};
 use crate::time::LocalTime;
 
 /// Characters of a SHA-256 shown in tables; the full hash is in the tooltip.
-const SHORT_HASH_LEN: usize = 12;
+pub(crate) const SHORT_HASH_LEN: usize = 12;
 
 /// State of the upload form.
 #[derive(Clone)]
@@ -22,7 +22,7 @@ enum UploadState {
 }
 
 /// Formats a byte count with binary units, such as `1.5 MiB`.
-fn format_size(bytes: i64) -> String {
+pub(crate) fn format_size(bytes: i64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
         return format!("{bytes} B");

@@ -10,8 +10,9 @@ mod communication;
 mod containment;
 mod credentials;
 mod derived;
+mod evidence;
 mod findings;
-mod imports;
+pub(crate) mod imports;
 mod invitations;
 mod members;
 mod playbook;
@@ -54,6 +55,10 @@ const SECTIONS: &[(&str, &str, &str)] = &[
     ("members", "members-section", "Members"),
     ("timeline", "timeline-section", "Timeline"),
 ];
+
+/// Sections that only the response team reads, never shared with stakeholder accounts, with
+/// their element id and short title.
+const TEAM_SECTIONS: &[(&str, &str)] = &[("evidence-section", "Evidence")];
 
 /// Returns the short title of the section with wire name `name`, or the name itself for a
 /// section this app does not know.
@@ -372,6 +377,9 @@ fn CaseView(number: i64) -> impl IntoView {
                 <Show when=move || data.shows("timeline")>
                     <timeline::TimelineSection data=data />
                 </Show>
+                <Show when=move || !data.is_stakeholder()>
+                    <evidence::EvidenceSection data=data />
+                </Show>
                 <Show when=move || data.is_lead()>
                     <invitations::InvitationsSection number=number />
                 </Show>
@@ -390,6 +398,9 @@ fn SectionNav(data: CaseData) -> impl IntoView {
             .filter(|(name, _, _)| data.shows(name))
             .map(|(_, id, label)| (*id, *label))
             .collect();
+        if !data.is_stakeholder() {
+            links.extend(TEAM_SECTIONS.iter().copied());
+        }
         if data.is_lead() {
             links.push(("invitations-section", "Invitations"));
         }
@@ -515,6 +526,11 @@ fn Overview(data: CaseData) -> impl IntoView {
                 " "
                 <span id="case-title-text">{read(|case| case.title.clone())}</span>
             </h1>
+            <Show when=move || !data.is_stakeholder()>
+                <a id="case-report-link" class="button secondary" href=format!("/cases/{}/report", data.number)>
+                    "Post-incident report"
+                </a>
+            </Show>
         </div>
         {move || {
             let text = summary();

@@ -2,7 +2,7 @@
 
 use axum::extract::{Query, State};
 use axum::routing::get;
-use rekey_types::{AuditEntry, AuditVerification};
+use rekey_types::{AuditEntry, IntegrityReport};
 use serde::Deserialize;
 use sqlx::Row;
 
@@ -80,6 +80,17 @@ async fn list_case_entries(
     Ok(Json(load_entries(&state, Some(case.id), &query).await?))
 }
 
-async fn verify(State(state): State<AppState>, _admin: Admin) -> Result<Json<AuditVerification>> {
-    Ok(Json(audit::verify(&state.db).await?))
+/// Walks the audit chain and re-hashes every evidence file.
+async fn verify(State(state): State<AppState>, _admin: Admin) -> Result<Json<IntegrityReport>> {
+    Ok(Json(integrity_report(&state.db, &state.evidence).await?))
+}
+
+pub async fn integrity_report(db: &crate::db::Db, store: &crate::evidence::EvidenceStore) -> Result<IntegrityReport> {
+    let audit = audit::verify(db).await?;
+    let (evidence_checked, first_evidence_break) = crate::api::evidence::verify_all(db, store).await?;
+    Ok(IntegrityReport {
+        audit,
+        evidence_checked,
+        first_evidence_break,
+    })
 }

@@ -62,7 +62,7 @@ const MANUAL_COLUMNS: &str = "m.id, m.channel, m.sender, m.recipient, m.subject,
 /// Lists every message to the stakeholders of the case in time order, oldest first. An email counts
 /// at the time it was sent, or at the time it was queued while it is not sent. Reminders to the
 /// lead are not messages to stakeholders and are left out.
-async fn list_communications(
+pub(crate) async fn list_communications(
     State(state): State<AppState>,
     case: CaseRef,
 ) -> Result<Json<Vec<CommunicationEntry>>> {

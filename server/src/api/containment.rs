@@ -132,7 +132,7 @@ fn stored_credential_from_row(row: &AnyRow) -> Result<StoredCredential> {
     })
 }
 
-async fn list_containment(
+pub(crate) async fn list_containment(
     State(state): State<AppState>,
     case: CaseRef,
 ) -> Result<Json<Vec<CredentialContainment>>> {

@@ -150,7 +150,7 @@ pub const CREDENTIAL_SELECT: &str = "SELECT k.id, k.kind, k.access_key_id, k.pri
     u.display_name AS created_by \
     FROM credentials k JOIN users u ON u.id = k.created_by";
 
-async fn list_credentials(
+pub(crate) async fn list_credentials(
     State(state): State<AppState>,
     case: CaseRef,
 ) -> Result<Json<Vec<Credential>>> {

@@ -53,7 +53,7 @@ fn impact_from_row(row: &AnyRow) -> Result<ImpactRecord> {
     })
 }
 
-async fn list_impacts(
+pub(crate) async fn list_impacts(
     State(state): State<AppState>,
     case: CaseRef,
 ) -> Result<Json<Vec<ImpactRecord>>> {

@@ -100,6 +100,16 @@ async fn upload_import(
     let importer = Importer::from_user(&user);
     let outcome = import_files(&state.db, &state.settings, case, &importer, upload.files.clone()).await?;
     state.mail_wakeup.notify_one();
+    crate::api::evidence::keep_import_files(
+        &state.db,
+        &state.evidence,
+        &state.settings,
+        &importer.actor,
+        case.id,
+        outcome.import_id,
+        &upload.files,
+    )
+    .await?;
     let imports = load_imports(&state.db, case, Some(outcome.import_id)).await?;
     let import = imports
         .into_iter()
@@ -163,7 +173,7 @@ async fn load_imports(db: &Db, case: CaseRef, only_id: Option<i64>) -> Result<Ve
         .collect()
 }
 
-async fn list_findings(
+pub(crate) async fn list_findings(
     State(state): State<AppState>,
     case: CaseRef,
 ) -> Result<Json<Vec<Finding>>> {

@@ -12,12 +12,14 @@ pub mod communications;
 pub mod containment;
 pub mod credentials;
 pub mod derived;
+pub mod evidence;
 pub mod impact;
 pub mod imports;
 pub mod invitations;
 pub mod legal_clocks;
 pub mod members;
 pub mod playbooks;
+pub mod report;
 pub mod resources;
 pub mod rules;
 pub mod session;
@@ -87,6 +89,8 @@ fn routes(state: &AppState) -> Routes {
         .merge(communications::router())
         .merge(legal_clocks::router())
         .merge(test_email::router())
+        .merge(evidence::router())
+        .merge(report::router())
 }
 
 pub fn router(state: &AppState) -> Router<AppState> {

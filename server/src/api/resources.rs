@@ -222,7 +222,7 @@ async fn fetch_resource(state: &AppState, case: CaseRef, id: i64) -> Result<Affe
     resource_from_row(state, &row).await
 }
 
-async fn list_resources(
+pub(crate) async fn list_resources(
     State(state): State<AppState>,
     case: CaseRef,
 ) -> Result<Json<Vec<AffectedResource>>> {

@@ -122,7 +122,7 @@ async fn get_schedule(
 }
 
 /// Cases the caller may open whose status update is overdue, for the case list.
-async fn list_overdue(State(state): State<AppState>, user: User) -> Result<Json<Vec<OverdueUpdate>>> {
+pub(crate) async fn list_overdue(State(state): State<AppState>, user: User) -> Result<Json<Vec<OverdueUpdate>>> {
     let now = now_millis();
     let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM cases c WHERE c.phase <> 'closed' ORDER BY c.number");
     let rows = sqlx::query(&sql).fetch_all(&state.db.pool).await?;

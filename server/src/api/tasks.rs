@@ -52,7 +52,7 @@ fn task_from_row(row: &AnyRow) -> Result<Task> {
     })
 }
 
-async fn list_tasks(
+pub(crate) async fn list_tasks(
     State(state): State<AppState>,
     case: CaseRef,
 ) -> Result<Json<Vec<Task>>> {
@@ -144,7 +144,7 @@ pub async fn record_phase_change(tx: &mut Tx, change: NewPhaseChange<'_>) -> Res
     Ok(())
 }
 
-async fn list_phase_changes(
+pub(crate) async fn list_phase_changes(
     State(state): State<AppState>,
     case: CaseRef,
 ) -> Result<Json<Vec<PhaseChangeRecord>>> {

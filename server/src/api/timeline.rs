@@ -130,7 +130,7 @@ const SOURCES: &[Source] = &[
     },
 ];
 
-async fn timeline(
+pub(crate) async fn timeline(
     State(state): State<AppState>,
     case: CaseRef,
 ) -> Result<Json<Vec<TimelineEntry>>> {

@@ -59,6 +59,8 @@ enum Rule {
     CaseLeadOrAdmin,
     /// Members, managers, and administrators.
     CaseReadOrAdmin,
+    /// Every signed-in user except stakeholders.
+    Staff,
 }
 
 /// Returns the rule of each route. A route without an entry fails the test.
@@ -126,6 +128,22 @@ fn expectation(method: &Method, path: &str) -> Rule {
         }
         ("GET", "/status-updates/overdue") => Rule::SignedIn,
         ("POST", "/admin/test-email") => Rule::AdminOnly,
+        ("GET", "/cases/{number}/evidence" | "/cases/{number}/evidence/{id}" | "/cases/{number}/evidence/{id}/content") => {
+            Rule::CaseRead { overview: false }
+        }
+        ("POST", "/cases/{number}/evidence" | "/cases/{number}/evidence/{id}/verify" | "/cases/{number}/evidence/{id}/links") => {
+            Rule::CaseWrite
+        }
+        ("DELETE", "/cases/{number}/evidence/{id}/links/{kind}/{target_id}") => Rule::CaseWrite,
+        ("PUT", "/cases/{number}/evidence/{id}/legal-hold") => Rule::CaseLead,
+        ("GET", "/cases/{number}/report" | "/cases/{number}/report/markdown" | "/cases/{number}/report/pdf") => {
+            Rule::CaseRead { overview: false }
+        }
+        ("GET", "/cases/{number}/lessons") => Rule::CaseRead { overview: false },
+        ("PUT", "/cases/{number}/lessons" | "/cases/{number}/improvements/{id}") | ("POST", "/cases/{number}/improvements") => {
+            Rule::CaseWrite
+        }
+        ("GET", "/dashboard") => Rule::Staff,
         _ => panic!("no authorization entry for {m} /api/v1{path}; add one to `expectation`"),
     }
 }
@@ -144,6 +162,7 @@ fn admitted(rule: Rule, caller: Caller) -> bool {
         Rule::CaseLead => caller == Lead,
         Rule::CaseLeadOrAdmin => matches!(caller, Lead | Admin),
         Rule::CaseReadOrAdmin => matches!(caller, Lead | Analyst | Viewer | Manager | Admin),
+        Rule::Staff => !matches!(caller, Anonymous | Stakeholder),
     }
 }
 
@@ -162,6 +181,8 @@ fn concrete(path: &str) -> String {
         .replace("{user_id}", "999")
         .replace("{id}", "999")
         .replace("{token}", "no-such-token")
+        .replace("{kind}", "finding")
+        .replace("{target_id}", "999")
 }
 
 async fn send(session: &Session, method: &Method, path: &str) -> reqwest::Response {

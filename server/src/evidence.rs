@@ -1,0 +1,385 @@
+//! Storage of evidence files.
+//!
+//! A file is written to a staging file while its SHA-256 is computed, then kept in the store
+//! under that hash, so the same content is stored once and a stored file's name says what its
+//! content must hash to. The store is a directory on local disk by default, or an object
+//! store (S3 and compatible services, or a `file://` directory) through `object_store`.
+
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures_util::TryStreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, WriteMultipart};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+
+/// Bytes of the start of a file kept for media type detection.
+const HEAD_BYTES: usize = 8192;
+/// Read buffer for hashing stored files.
+const CHUNK: usize = 256 * 1024;
+
+/// Readable content of a stored file.
+pub type Content = Pin<Box<dyn AsyncRead + Send>>;
+
+/// Where evidence content is kept.
+#[derive(Clone)]
+pub enum EvidenceStore {
+    /// `{root}/{first two hex digits}/{sha256}` on local disk.
+    Local { root: PathBuf },
+    /// `{prefix}/{first two hex digits}/{sha256}` in an object store.
+    Object {
+        store: Arc<dyn ObjectStore>,
+        prefix: ObjectPath,
+        /// Label for messages, the configured URL without credentials.
+        label: String,
+    },
+}
+
+impl std::fmt::Debug for EvidenceStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvidenceStore::Local { root } => write!(f, "local evidence store at {}", root.display()),
+            EvidenceStore::Object { label, .. } => write!(f, "object evidence store at {label}"),
+        }
+    }
+}
+
+impl EvidenceStore {
+    /// Opens the store the settings name: `evidence_store_url` when set, otherwise
+    /// `{data_dir}/evidence`.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<EvidenceStore> {
+        let url = settings.evidence_store_url.trim();
+        if url.is_empty() {
+            return Ok(EvidenceStore::Local {
+                root: settings.data_dir.join("evidence"),
+            });
+        }
+        let parsed = url::Url::parse(url)
+            .map_err(|e| anyhow::anyhow!("evidence_store_url '{url}' is not a URL ({e}); use s3://bucket/prefix or file:///path"))?;
+        // Credentials and endpoint come from the usual AWS_* variables, as for the AWS CLI.
+        // Variables the S3 client does not know, such as AWS_PROFILE, are left out.
+        let options = std::env::vars()
+            .filter(|(key, _)| key.starts_with("AWS_"))
+            .map(|(key, value)| (key.to_ascii_lowercase(), value))
+            .filter(|(key, _)| key.parse::<object_store::aws::AmazonS3ConfigKey>().is_ok());
+        let (store, prefix) = object_store::parse_url_opts(&parsed, options).map_err(|e| {
+            anyhow::anyhow!("evidence_store_url '{url}' cannot be used ({e}); use s3://bucket/prefix or file:///path")
+        })?;
+        Ok(EvidenceStore::Object {
+            store: Arc::from(store),
+            prefix,
+            label: crate::config::redact_url_password(url),
+        })
+    }
+
+    /// Directory for staging files, on the same disk as a local store so that keeping a file
+    /// is a rename.
+    pub fn staging_dir(&self, settings: &Settings) -> PathBuf {
+        match self {
+            EvidenceStore::Local { root } => root.join("staging"),
+            EvidenceStore::Object { .. } => settings.data_dir.join("evidence-staging"),
+        }
+    }
+
+    /// Keeps a staged file under its hash. Content already stored stays as it is.
+    pub async fn keep(&self, staged: StagedFile) -> Result<()> {
+        match self {
+            EvidenceStore::Local { root } => {
+                let target = local_path(root, &staged.sha256);
+                if tokio::fs::try_exists(&target).await.unwrap_or(false) {
+                    return Ok(());
+                }
+                let parent = target.parent().unwrap_or(root);
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", parent.display()))?;
+                let (_file, staged_path) = staged.file.keep().map_err(|e| anyhow::anyhow!("cannot keep staged file: {e}"))?;
+                tokio::fs::rename(&staged_path, &target)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot move evidence into {}: {e}", target.display()))?;
+                Ok(())
+            }
+            EvidenceStore::Object { store, prefix, .. } => {
+                let location = object_path(prefix, &staged.sha256);
+                if store.head(&location).await.is_ok() {
+                    return Ok(());
+                }
+                let upload = store
+                    .put_multipart(&location)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot start storing evidence: {e}"))?;
+                let mut writer = WriteMultipart::new(upload);
+                let mut file = tokio::fs::File::open(staged.file.path())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot read staged evidence: {e}"))?;
+                let mut buffer = vec![0u8; CHUNK];
+                loop {
+                    let read = file
+                        .read(&mut buffer)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("cannot read staged evidence: {e}"))?;
+                    if read == 0 {
+                        break;
+                    }
+                    writer.write(&buffer[..read]);
+                }
+                writer
+                    .finish()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot store evidence: {e}"))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Opens stored content; `None` when nothing is stored under `sha256`.
+    pub async fn open(&self, sha256: &str) -> Result<Option<Content>> {
+        check_hash_form(sha256)?;
+        match self {
+            EvidenceStore::Local { root } => match tokio::fs::File::open(local_path(root, sha256)).await {
+                Ok(file) => Ok(Some(Box::pin(file))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(anyhow::anyhow!("cannot open evidence {sha256}: {e}").into()),
+            },
+            EvidenceStore::Object { store, prefix, .. } => {
+                match store.get(&object_path(prefix, sha256)).await {
+                    Ok(result) => {
+                        let stream = result.into_stream().map_err(std::io::Error::other);
+                        Ok(Some(Box::pin(tokio_util::io::StreamReader::new(stream))))
+                    }
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(anyhow::anyhow!("cannot open evidence {sha256}: {e}").into()),
+                }
+            }
+        }
+    }
+
+    /// SHA-256 of what is stored under `sha256` now; `None` when it is missing.
+    pub async fn hash_stored(&self, sha256: &str) -> Result<Option<String>> {
+        let Some(mut content) = self.open(sha256).await? else {
+            return Ok(None);
+        };
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; CHUNK];
+        loop {
+            let read = content
+                .read(&mut buffer)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot read evidence {sha256}: {e}"))?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+        }
+        Ok(Some(hex::encode(hasher.finalize())))
+    }
+}
+
+fn check_hash_form(sha256: &str) -> Result<()> {
+    if sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!("stored evidence hash '{sha256}' is not a SHA-256 in lower-case hex").into())
+    }
+}
+
+/// Path of the content with hash `sha256` in a local store; the hash is checked to be hex, so
+/// it never leaves `root`.
+pub fn local_path(root: &Path, sha256: &str) -> PathBuf {
+    root.join(&sha256[..2]).join(sha256)
+}
+
+fn object_path(prefix: &ObjectPath, sha256: &str) -> ObjectPath {
+    prefix.child(&sha256[..2]).child(sha256)
+}
+
+/// A received file on local disk with its hash, removed on drop unless kept.
+pub struct StagedFile {
+    file: tempfile::NamedTempFile,
+    pub sha256: String,
+    pub size: u64,
+    /// First bytes of the content, for media type detection.
+    pub head: Vec<u8>,
+}
+
+/// Writes a file to the staging directory while hashing it and counting its size.
+pub struct Stager {
+    file: tempfile::NamedTempFile,
+    output: tokio::fs::File,
+    hasher: Sha256,
+    size: u64,
+    limit: u64,
+    head: Vec<u8>,
+}
+
+impl Stager {
+    /// Starts a staging file; writing more than `limit` bytes fails with 413.
+    pub async fn new(staging_dir: &Path, limit: u64) -> Result<Stager> {
+        tokio::fs::create_dir_all(staging_dir)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", staging_dir.display()))?;
+        let file = tempfile::Builder::new()
+            .prefix("evidence-")
+            .tempfile_in(staging_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create a staging file: {e}"))?;
+        let output = tokio::fs::File::from_std(
+            file.reopen()
+                .map_err(|e| anyhow::anyhow!("cannot open the staging file: {e}"))?,
+        );
+        Ok(Stager {
+            file,
+            output,
+            hasher: Sha256::new(),
+            size: 0,
+            limit,
+            head: Vec::new(),
+        })
+    }
+
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Err(Error::PayloadTooLarge {
+                limit_mb: self.limit / (1024 * 1024),
+            });
+        }
+        if self.head.len() < HEAD_BYTES {
+            let take = (HEAD_BYTES - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        self.hasher.update(chunk);
+        self.output
+            .write_all(chunk)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot write evidence to the staging file: {e}"))?;
+        Ok(())
+    }
+
+    pub async fn finish(mut self) -> Result<StagedFile> {
+        self.output
+            .flush()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot write evidence to the staging file: {e}"))?;
+        self.output
+            .sync_all()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot write evidence to the staging file: {e}"))?;
+        Ok(StagedFile {
+            file: self.file,
+            sha256: hex::encode(self.hasher.finalize()),
+            size: self.size,
+            head: self.head,
+        })
+    }
+}
+
+/// Copies a file already on disk, such as an imported trail file, into a staging file.
+pub async fn stage_copy(staging_dir: &Path, source: &Path) -> Result<StagedFile> {
+    let mut stager = Stager::new(staging_dir, u64::MAX).await?;
+    let mut input = tokio::fs::File::open(source)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", source.display()))?;
+    let mut buffer = vec![0u8; CHUNK];
+    loop {
+        let read = input
+            .read(&mut buffer)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", source.display()))?;
+        if read == 0 {
+            break;
+        }
+        stager.write(&buffer[..read]).await?;
+    }
+    stager.finish().await
+}
+
+/// Media type read from the first bytes of a file: magic numbers first, then text forms.
+pub fn detect_media_type(head: &[u8]) -> &'static str {
+    if let Some(kind) = infer::get(head) {
+        return kind.mime_type();
+    }
+    if head.is_empty() {
+        return "application/octet-stream";
+    }
+    let text = match std::str::from_utf8(head) {
+        Ok(text) => text,
+        // The head may end inside a multi-byte character.
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+        Err(_) => return "application/octet-stream",
+    };
+    if text.contains('\0') {
+        return "application/octet-stream";
+    }
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        "application/json"
+    } else if trimmed.starts_with("<?xml") {
+        "application/xml"
+    } else if trimmed.to_ascii_lowercase().starts_with("<!doctype html") || trimmed.to_ascii_lowercase().starts_with("<html") {
+        "text/html"
+    } else {
+        "text/plain"
+    }
+}
+
+/// Media type a file name claims through its extension; `None` for unknown extensions.
+pub fn claimed_media_type(name: &str) -> Option<&'static str> {
+    let extension = Path::new(name).extension()?.to_str()?.to_ascii_lowercase();
+    Some(match extension.as_str() {
+        "json" | "ndjson" | "jsonl" => "application/json",
+        "txt" | "log" | "csv" | "md" | "eml" => "text/plain",
+        "xml" => "application/xml",
+        "html" | "htm" => "text/html",
+        "pdf" => "application/pdf",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "gz" => "application/gzip",
+        "zip" => "application/zip",
+        "tar" => "application/x-tar",
+        "exe" | "dll" => "application/vnd.microsoft.portable-executable",
+        _ => return None,
+    })
+}
+
+/// Whether a detected type fits a claimed one. Text forms fit each other, because a log named
+/// `.txt` that holds JSON is still what it says it is.
+pub fn media_types_agree(claimed: &str, detected: &str) -> bool {
+    let textual = |t: &str| t.starts_with("text/") || t == "application/json" || t == "application/xml";
+    claimed == detected || (textual(claimed) && textual(detected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_media_types_from_content() {
+        assert_eq!(detect_media_type(b"%PDF-1.4\n"), "application/pdf");
+        assert_eq!(detect_media_type(&[0x1f, 0x8b, 8, 0]), "application/gzip");
+        assert_eq!(detect_media_type(b"  {\"Records\": []}"), "application/json");
+        assert_eq!(detect_media_type(b"plain words"), "text/plain");
+        assert_eq!(detect_media_type(b"a\0b"), "application/octet-stream");
+        assert_eq!(detect_media_type("caf\u{e9}".as_bytes()[..4].as_ref()), "text/plain");
+    }
+
+    #[test]
+    fn extension_claims_are_compared_with_content() {
+        assert_eq!(claimed_media_type("report.PDF"), Some("application/pdf"));
+        assert_eq!(claimed_media_type("no-extension"), None);
+        assert!(media_types_agree("text/plain", "application/json"));
+        assert!(!media_types_agree("application/pdf", "application/vnd.microsoft.portable-executable"));
+    }
+
+    #[test]
+    fn hash_form_keeps_paths_inside_the_store() {
+        assert!(check_hash_form("../../etc/passwd").is_err());
+        assert!(check_hash_form(&"A".repeat(64)).is_err());
+        assert!(check_hash_form(&"a".repeat(64)).is_ok());
+    }
+}
