@@ -190,6 +190,7 @@ pub async fn import_files(
             "events_read": outcome.events_read,
             "events_new": outcome.events_new,
             "findings_new": outcome.findings_new,
+            "credentials_proposed": outcome.credentials_proposed,
         }));
     audit::append(&mut tx, &importer.actor, event).await?;
     tx.commit().await?;

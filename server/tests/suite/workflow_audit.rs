@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{expect_status, spawn_app, Backend, TestApp};
 use crate::on_both_backends;
-use crate::trail_fixtures::{COMPROMISE_TIME, LEAKED_KEY, OTHER_KEY};
+use crate::trail_fixtures::{records_file, standard_events, COMPROMISE_TIME, LEAKED_KEY, OTHER_KEY};
 
 on_both_backends!(workflow_changes_audited, playbook_changes_audited, failed_changes_leave_nothing);
 
@@ -169,6 +169,21 @@ async fn workflow_changes_audited(backend: Backend) {
     assert_eq!(subscriptions["details"]["before"]["finding_min_severity"], "low");
     assert_eq!(subscriptions["details"]["after"]["finding_min_severity"], "high");
     assert_eq!(subscriptions["details"]["after"]["subscriptions"], json!(["findings"]));
+
+    // A resource that a finding names is added by Rekey itself, which the audit row names.
+    let upload = app.upload(case, &[("trail.json", records_file(&standard_events()))]).await;
+    expect_status(upload, StatusCode::CREATED).await;
+    let resources = app.get_json(&format!("{base}/resources")).await;
+    let linked = resources
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|resource| resource["created_by"].is_null())
+        .unwrap_or_else(|| panic!("no resource added from a finding: {resources:#}"));
+    let entries = case_audit(&app, case).await;
+    let added = entry(&entries, "create", "affected_resource", &linked["id"]);
+    assert_eq!(added["actor"], "rekey");
+    assert_eq!(added["details"]["resource_id"], "backdoor");
 
     let verification = app.get_json("/api/v1/audit/verify").await;
     assert_eq!(verification["first_break"], Value::Null, "{verification}");
