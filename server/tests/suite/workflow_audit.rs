@@ -189,7 +189,8 @@ async fn workflow_changes_audited(backend: Backend) {
     assert_eq!(verification["first_break"], Value::Null, "{verification}");
 }
 
-/// Playbooks and preferences belong to no case; administrators read their rows in the full log.
+/// Playbooks, finding rules and preferences belong to no case, so administrators read their
+/// rows in the full log.
 async fn playbook_changes_audited(backend: Backend) {
     let app = spawn_app(backend).await;
     app.login_admin().await;
@@ -205,6 +206,10 @@ async fn playbook_changes_audited(backend: Backend) {
     let path = format!("/api/v1/playbooks/{}", playbook["id"]);
     change(&app, Method::PUT, &path, edit, StatusCode::OK).await;
     change(&app, Method::PUT, "/api/v1/preferences", json!({"time_zone": "Asia/Kolkata"}), StatusCode::OK).await;
+    let body = json!({"name": "user-enumeration", "category": "reconnaissance", "severity": "low", "patterns": ["ListUsers"]});
+    let rule = change(&app, Method::POST, "/api/v1/rules", body, StatusCode::CREATED).await;
+    let path = format!("/api/v1/rules/{}/disable", rule["id"]);
+    change(&app, Method::POST, &path, json!({}), StatusCode::OK).await;
 
     let entries = app.get_json("/api/v1/audit?limit=1000").await;
     let entries = entries.as_array().unwrap().clone();
@@ -217,6 +222,11 @@ async fn playbook_changes_audited(backend: Backend) {
     let zone = entry(&entries, "update", "preferences", &json!(1));
     assert_eq!(zone["details"]["before"]["time_zone"], Value::Null);
     assert_eq!(zone["details"]["after"]["time_zone"], "Asia/Kolkata");
+    let added = entry(&entries, "create", "finding_rule", &rule["id"]);
+    assert_eq!(added["details"]["patterns"], json!(["ListUsers"]));
+    let disabled = entry(&entries, "update", "finding_rule", &rule["id"]);
+    assert_eq!(disabled["details"]["before"]["enabled"], true);
+    assert_eq!(disabled["details"]["after"]["enabled"], false);
 }
 
 /// Number of rows in the audit log.
@@ -297,6 +307,12 @@ async fn failed_changes_leave_nothing(backend: Backend) {
             json!({"name": "New", "steps": [{"phase": "recovery", "title": "t"}]}),
         ),
         (Method::PUT, "/api/v1/preferences".to_string(), json!({"time_zone": "Asia/Kolkata"})),
+        (
+            Method::POST,
+            "/api/v1/rules".to_string(),
+            json!({"name": "user-enumeration", "category": "reconnaissance", "severity": "low", "patterns": ["ListUsers"]}),
+        ),
+        (Method::POST, "/api/v1/rules/1/disable".to_string(), json!({})),
     ];
     for (method, path, body) in attempts {
         let response = send(&app, method.clone(), &path, body).await;
@@ -310,6 +326,10 @@ async fn failed_changes_leave_nothing(backend: Backend) {
     assert_eq!(playbooks.as_array().unwrap().len(), 1, "{playbooks}");
     let preferences = app.get_json("/api/v1/preferences").await;
     assert_eq!(preferences["time_zone"], Value::Null);
+    let rules = app.get_json("/api/v1/rules").await;
+    let rules = rules.as_array().unwrap();
+    assert!(rules.iter().all(|rule| rule["name"] != "user-enumeration"), "no rule added");
+    assert!(rules.iter().all(|rule| rule["enabled"] == true), "no rule disabled");
     let verification = app.get_json("/api/v1/audit/verify").await;
     assert_eq!(verification["first_break"], Value::Null, "{verification}");
 
