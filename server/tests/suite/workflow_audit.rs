@@ -1,5 +1,5 @@
-//! Audit rows of the response workflow: every create and update of a workflow record appends
-//! one in the change's transaction, edits with the values before and after, and a change that
+//! Audit rows of the response workflow. Every create and update of a workflow record appends
+//! one in the change's transaction, and edits record the values before and after. A change that
 //! fails leaves neither the record nor an audit row.
 
 use reqwest::{Method, Response, StatusCode};
@@ -20,7 +20,7 @@ async fn change(app: &TestApp, method: Method, path: &str, body: Value, expected
     expect_status(send(app, method, path, body).await, expected).await
 }
 
-/// Entries of the case's audit log, oldest first.
+/// Returns the entries of the case's audit log, oldest first.
 async fn case_audit(app: &TestApp, case: i64) -> Vec<Value> {
     let entries = app.get_json(&format!("/api/v1/cases/{case}/audit?limit=1000")).await;
     let mut entries = entries.as_array().unwrap().clone();
@@ -42,7 +42,7 @@ fn entry<'a>(entries: &'a [Value], action: &str, entity_type: &str, id: &Value) 
     found[0]
 }
 
-/// Case with the leaked key as credential 1 and its first task's id.
+/// Creates a case with the leaked key as credential 1; returns its number and first task's id.
 async fn case_with_key(app: &TestApp) -> (i64, i64) {
     app.login_admin().await;
     let case = app.create_case(COMPROMISE_TIME).await;
