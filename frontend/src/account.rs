@@ -59,10 +59,12 @@ pub fn AccountPage() -> impl IntoView {
         <p id="account-summary">{signed_in_as}</p>
         <nav class="section-nav" aria-label="Sections of this page">
             <a href="#password-section" rel="external">"Password"</a>
+            <a href="#totp-section" rel="external">"Two-factor authentication"</a>
             <a href="#sessions-section" rel="external">"Sessions"</a>
             <a href="#tokens-section" rel="external">"API tokens"</a>
         </nav>
         <PasswordSection sessions=sessions />
+        <TotpSection />
         <SessionsSection sessions=sessions />
         <TokensSection tokens=tokens />
     }
@@ -630,5 +632,110 @@ fn TokenTable(
             </table>
         </div>
         {empty.then(|| view! { <p id="tokens-empty" class="muted">"No API tokens yet."</p> })}
+    }
+}
+
+/// Turns two-factor authentication with an authenticator app on or off.
+#[component]
+fn TotpSection() -> impl IntoView {
+    let session = use_session();
+    let enabled = move || session.user.with(|user| user.as_ref().is_some_and(|user| user.totp_enabled));
+    let setup = RwSignal::new(None::<rekey_types::TotpSetup>);
+    let code = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+
+    let set_enabled = move |value: bool| {
+        session.user.update(|user| {
+            if let Some(user) = user {
+                user.totp_enabled = value;
+            }
+        });
+    };
+    let start = move |_| {
+        leptos::task::spawn_local(async move {
+            match api::totp_setup().await {
+                Ok(started) => {
+                    error.set(None);
+                    setup.set(Some(started));
+                }
+                Err(failure) => error.set(Some(failure.detail.message)),
+            }
+        });
+    };
+    let confirm = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let body = rekey_types::TotpConfirm { code: code.get_untracked().trim().to_string() };
+        leptos::task::spawn_local(async move {
+            match api::totp_enable(&body).await {
+                Ok(()) => {
+                    error.set(None);
+                    setup.set(None);
+                    code.set(String::new());
+                    set_enabled(true);
+                }
+                Err(failure) => error.set(Some(failure.detail.message)),
+            }
+        });
+    };
+    let turn_off = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let body = rekey_types::TotpDisable { current_password: password.get_untracked() };
+        leptos::task::spawn_local(async move {
+            match api::totp_disable(&body).await {
+                Ok(()) => {
+                    error.set(None);
+                    password.set(String::new());
+                    set_enabled(false);
+                }
+                Err(failure) => error.set(Some(failure.detail.message)),
+            }
+        });
+    };
+
+    let body = move || {
+        if enabled() {
+            return view! {
+                <p id="totp-state">"Two-factor authentication is on: logins need the code from your app."</p>
+                <form id="totp-disable-form" class="inline-form" on:submit=turn_off novalidate>
+                    <div class="field">
+                        <label for="totp-disable-password">"Current password"</label>
+                        <input id="totp-disable-password" type="password" autocomplete="current-password"
+                            prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) />
+                    </div>
+                    <button id="totp-disable" type="submit" class="secondary">"Turn off"</button>
+                </form>
+            }
+            .into_any();
+        }
+        match setup.get() {
+            None => view! {
+                <p id="totp-state">"Two-factor authentication is off."</p>
+                <button id="totp-start" type="button" on:click=start>"Set up an authenticator app"</button>
+            }
+            .into_any(),
+            Some(started) => view! {
+                <p>"Add this account to your authenticator app with the key below, or open the link on the device that runs the app."</p>
+                <p>"Key: " <code id="totp-secret">{started.secret.clone()}</code></p>
+                <p><a id="totp-uri" href=started.uri.clone() rel="external">"Open in the authenticator app"</a></p>
+                <form id="totp-enable-form" class="inline-form" on:submit=confirm novalidate>
+                    <div class="field">
+                        <label for="totp-code">"Current 6-digit code"</label>
+                        <input id="totp-code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="6"
+                            prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev)) />
+                    </div>
+                    <button id="totp-enable" type="submit">"Turn on"</button>
+                </form>
+            }
+            .into_any(),
+        }
+    };
+
+    view! {
+        <section id="totp-section" aria-labelledby="totp-heading">
+            <h2 id="totp-heading">"Two-factor authentication"</h2>
+            {body}
+            {move || error.get().map(|message| view! { <p id="totp-error" class="form-error" role="alert">{message}</p> })}
+        </section>
     }
 }

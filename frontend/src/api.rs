@@ -639,3 +639,15 @@ pub async fn integrity() -> ApiResult<rekey_types::IntegrityReport> {
 pub async fn audit_entries() -> ApiResult<Vec<rekey_types::AuditEntry>> {
     get("/api/v1/audit?limit=100").await
 }
+
+pub async fn totp_setup() -> ApiResult<rekey_types::TotpSetup> {
+    post_json("/api/v1/account/totp/setup", &()).await
+}
+
+pub async fn totp_enable(body: &rekey_types::TotpConfirm) -> ApiResult<()> {
+    post_json_no_content("/api/v1/account/totp/enable", body).await
+}
+
+pub async fn totp_disable(body: &rekey_types::TotpDisable) -> ApiResult<()> {
+    post_json_no_content("/api/v1/account/totp/disable", body).await
+}

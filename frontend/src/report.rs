@@ -90,12 +90,17 @@ fn ReportBody(report: Report, reload: LocalResource<api::ApiResult<Report>>) -> 
                         </li>
                     })
                     .collect_view();
+                let proposed = report
+                    .credentials
+                    .iter()
+                    .any(|c| c.id == credential.credential_id && c.proposed);
+                let state = if proposed { "proposed from the trail, not confirmed" } else { credential.status.label() };
                 let verification = &credential.verification;
                 let use_after = (verification.events_after > 0)
                     .then(|| view! { <p class="notice error">{format!("{} use(s) after containment", verification.events_after)}</p> });
                 view! {
                     <article class="report-credential">
-                        <h3>{credential.label.clone()} " · " {credential.status.label()}</h3>
+                        <h3>{credential.label.clone()} " · " {state}</h3>
                         <ul>{history}{actions}</ul>
                         <p>"Verification window: " {verification.state.label()}</p>
                         {use_after}

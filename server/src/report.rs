@@ -118,9 +118,18 @@ pub fn document(report: &Report) -> Vec<Block> {
         blocks.push(Block::Paragraph("No credential was recorded.".into()));
     }
     for credential in &report.containment {
+        let proposed = report
+            .credentials
+            .iter()
+            .any(|c| c.id == credential.credential_id && c.proposed);
+        let state = if proposed {
+            "proposed from the trail, not confirmed".to_string()
+        } else {
+            format!("now {}", credential.status.label())
+        };
         blocks.push(Block::Field(
             credential.label.clone(),
-            format!("{}, now {}", credential.kind.label(), credential.status.label()),
+            format!("{}, {state}", credential.kind.label()),
         ));
         for change in &credential.history {
             let from = change.from_status.map(|s| format!("{} to ", s.label())).unwrap_or_default();

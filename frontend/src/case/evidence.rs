@@ -229,7 +229,7 @@ fn EvidenceRow(data: CaseData, item: Evidence, evidence: LocalResource<ApiResult
                     </button>
                 </Show>
                 <Show when=move || data.can_write.get()>
-                    <LinkForm number=number id=id evidence=evidence />
+                    <LinkForm data=data id=id evidence=evidence />
                 </Show>
                 {check_view}
                 {move || action_error.get().map(|message| view! { <p class="form-error">{message}</p> })}
@@ -238,19 +238,48 @@ fn EvidenceRow(data: CaseData, item: Evidence, evidence: LocalResource<ApiResult
     }
 }
 
-/// Links a piece of evidence to a record of the case by kind and id.
+/// Records of the case that evidence can be linked to, as `(id, label)`, for one kind. Timeline
+/// entries are not listed, because the timeline does not carry their ids; they are linked by id.
+fn link_targets(data: CaseData, kind: EvidenceLinkKind) -> Option<Vec<(i64, String)>> {
+    let targets = match kind {
+        EvidenceLinkKind::Finding => data.findings.get()?.ok()?.into_iter().map(|finding| {
+            (finding.id, format!("{} at {}", finding.event_name, crate::time::format_utc(finding.event_time)))
+        }).collect(),
+        EvidenceLinkKind::ContainmentAction => data
+            .containment
+            .get()?
+            .ok()?
+            .into_iter()
+            .flat_map(|credential| {
+                let label = credential.label.clone();
+                credential.actions.into_iter().map(move |action| (action.id, format!("{}: {}", label, action.kind.label())))
+            })
+            .collect(),
+        EvidenceLinkKind::AffectedResource => data
+            .resources
+            .get()?
+            .ok()?
+            .into_iter()
+            .map(|resource| (resource.id, format!("{} {}", resource.resource_type, resource.resource_id)))
+            .collect(),
+        EvidenceLinkKind::TimelineEntry => return None,
+    };
+    Some(targets)
+}
+
+/// Links a piece of evidence to a record of the case: chosen from a list, or by id for timeline
+/// entries.
 #[component]
-fn LinkForm(number: i64, id: i64, evidence: LocalResource<ApiResult<Vec<Evidence>>>) -> impl IntoView {
-    let kind = RwSignal::new(EvidenceLinkKind::Finding.as_str().to_string());
+fn LinkForm(data: CaseData, id: i64, evidence: LocalResource<ApiResult<Vec<Evidence>>>) -> impl IntoView {
+    let number = data.number;
+    let kind = RwSignal::new(EvidenceLinkKind::Finding);
     let target = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        let Some(kind) = EvidenceLinkKind::parse(&kind.get_untracked()) else {
-            return;
-        };
+        let kind = kind.get_untracked();
         let Ok(target_id) = target.get_untracked().trim().parse::<i64>() else {
-            error.set(Some("Give the id of the record to link, such as 12.".to_string()));
+            error.set(Some("Choose the record to link, or give its id, such as 12.".to_string()));
             return;
         };
         leptos::task::spawn_local(async move {
@@ -260,21 +289,43 @@ fn LinkForm(number: i64, id: i64, evidence: LocalResource<ApiResult<Vec<Evidence
             }
         });
     };
-    let options = EvidenceLinkKind::ALL
+    let kinds = EvidenceLinkKind::ALL
         .iter()
         .map(|kind| view! { <option value=kind.as_str()>{kind.label()}</option> })
         .collect_view();
+    let target_input = move || match link_targets(data, kind.get()) {
+        Some(targets) => {
+            let options = targets
+                .into_iter()
+                .map(|(target_id, label)| view! { <option value=target_id.to_string()>{label}</option> })
+                .collect_view();
+            view! {
+                <select class="evidence-link-target" aria-label="Record"
+                    on:change=move |ev| target.set(event_target_value(&ev))>
+                    <option value="">"Choose…"</option>
+                    {options}
+                </select>
+            }
+            .into_any()
+        }
+        None => view! {
+            <input type="text" inputmode="numeric" size="5" aria-label="Record id" prop:value=move || target.get()
+                on:input=move |ev| target.set(event_target_value(&ev)) />
+        }
+        .into_any(),
+    };
     view! {
         <form class="evidence-link" on:submit=submit novalidate>
             <label>
                 "Link to "
-                <select on:change=move |ev| kind.set(event_target_value(&ev))>{options}</select>
+                <select on:change=move |ev| {
+                    if let Some(chosen) = EvidenceLinkKind::parse(&event_target_value(&ev)) {
+                        kind.set(chosen);
+                        target.set(String::new());
+                    }
+                }>{kinds}</select>
             </label>
-            <label>
-                " id "
-                <input type="text" inputmode="numeric" size="5" prop:value=move || target.get()
-                    on:input=move |ev| target.set(event_target_value(&ev)) />
-            </label>
+            {target_input}
             <button type="submit" class="secondary">"Link"</button>
             {move || error.get().map(|message| view! { <p class="form-error">{message}</p> })}
         </form>

@@ -81,6 +81,19 @@ async fn evidence_and_report(client: &Client, app: &TestApp, case: i64, upload: 
     .await;
     assert!(table.contains("Alert e-mail from the code host"), "{table}");
 
+    // The alert supports the CreateUser finding; the second piece of evidence is the alert.
+    let row = r#"tr[data-evidence="2"]"#;
+    client
+        .find(Locator::Css(&format!("{row} .evidence-link-target")))
+        .await?
+        .select_by_index(1)
+        .await?;
+    client.find(Locator::Css(&format!("{row} .evidence-link button"))).await?.click().await?;
+    wait_for("the link to the finding", Duration::from_secs(15), || async {
+        text_of(client, "evidence-table").await.contains("Linked to Finding").then_some(())
+    })
+    .await;
+
     // The report page shows the computed times and takes the lessons learned.
     click(client, "case-report-link").await?;
     let title = wait_for("the report", Duration::from_secs(15), || async {

@@ -14,6 +14,7 @@ mod containment;
 mod evidence;
 mod report;
 mod impact;
+mod browser_account;
 mod browser_communication;
 mod browser_report;
 mod communications;

@@ -107,6 +107,7 @@ async fn full_case_report_exports_with_hashes_in_the_audit_log(backend: Backend)
     let markdown = String::from_utf8(markdown).unwrap();
     assert!(markdown.contains("Enable secret scanning on every repository"));
     assert!(markdown.contains("## Lessons learned"));
+    assert!(markdown.contains("**backdoor:** Other, proposed from the trail, not confirmed"), "{markdown}");
 
     let audit = app.get_json(&format!("/api/v1/cases/{case}/audit")).await;
     let exports: Vec<&Value> = audit.as_array().unwrap().iter().filter(|row| row["action"] == "export").collect();
