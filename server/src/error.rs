@@ -130,6 +130,14 @@ impl IntoResponse for Error {
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
         }
+        if let Error::PayloadTooLarge { .. } = &self {
+            // The rest of the body is never read, so the connection cannot carry another
+            // request.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
         if let Error::Internal(cause) = self {
             response
                 .extensions_mut()

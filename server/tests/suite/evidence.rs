@@ -2,6 +2,8 @@
 //! detection on download and by `rekey verify`, links, and imported trail files.
 
 use std::io::Write;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -22,6 +24,13 @@ on_both_backends!(
     legal_hold_needs_the_lead_and_current_version,
     object_store_keeps_evidence_by_hash,
 );
+
+/// Creates an API token of the signed-in user with the write scope and returns its secret.
+async fn write_token(app: &TestApp) -> String {
+    let body = json!({"name": "raw client", "scopes": ["write"], "expires_in_days": 1});
+    let created = expect_status(app.post("/api/v1/account/tokens", &body).await, StatusCode::CREATED).await;
+    created["secret"].as_str().unwrap().to_string()
+}
 
 async fn upload(app: &TestApp, case: i64, name: &str, bytes: Vec<u8>) -> reqwest::Response {
     let form = reqwest::multipart::Form::new()
@@ -186,10 +195,22 @@ async fn oversized_upload_gets_413(backend: Backend) {
     let case = app.create_case(COMPROMISE_TIME).await;
     let big = vec![b'x'; 3 * 1024 * 1024];
 
-    // Declared length over the limit: refused before the body is read.
-    let response = upload(&app, case, "big.txt", big.clone()).await;
-    let body = expect_status(response, StatusCode::PAYLOAD_TOO_LARGE).await;
-    assert_eq!(body["error"]["code"], "payload_too_large");
+    // Declared length over the limit: rejected from the headers alone, before any byte of the
+    // body is sent.
+    let head = format!(
+        "POST /api/v1/cases/{case}/evidence HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: multipart/form-data; boundary=b\r\n\
+         Content-Length: {}\r\n\r\n",
+        write_token(&app).await,
+        big.len() + 200
+    );
+    let mut socket = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
 
     // No declared length: refused once the file passes the limit. The server stops reading
     // there, so the client may see the connection cut while it still sends instead of the 413.
