@@ -29,6 +29,9 @@ pub struct Session {
     /// The signed-in user; `None` before the session check returns and after logout.
     pub user: RwSignal<Option<CurrentUser>>,
     pub status: RwSignal<Option<ServerStatus>>,
+    /// Time zone of the signed-in user's preferences, in which every time is shown; `None` for
+    /// the browser's zone.
+    pub time_zone: RwSignal<Option<String>>,
 }
 
 pub fn use_session() -> Session {
@@ -90,6 +93,7 @@ fn App() -> impl IntoView {
     let session = Session {
         user: RwSignal::new(None),
         status: RwSignal::new(None),
+        time_zone: RwSignal::new(None),
     };
     provide_context(session);
 
@@ -138,6 +142,22 @@ fn SessionGuard() -> impl IntoView {
         if let Ok(status) = api::status().await {
             session.status.set(Some(status));
         }
+    });
+
+    // Each sign-in loads the user's time zone; signing out returns to the browser's zone.
+    Effect::new(move |previous: Option<Option<i64>>| {
+        let user_id = session.user.with(|user| user.as_ref().map(|user| user.id));
+        if user_id.is_none() {
+            session.time_zone.set(None);
+        } else if previous.flatten() != user_id {
+            leptos::task::spawn_local(async move {
+                // Without preferences, times stay in the browser's zone.
+                if let Ok(preferences) = api::preferences().await {
+                    session.time_zone.set(preferences.time_zone);
+                }
+            });
+        }
+        user_id
     });
 
     leptos::task::spawn_local(async move {

@@ -12,13 +12,16 @@
 use chrono::SecondsFormat;
 use rekey_trail::{derived_credentials, DerivedCredential, DerivedKind, DerivedPrincipal, Event};
 use rekey_types::{validate_access_key_id, CredentialConfirmation, CredentialKind, CredentialStatus, PrincipalType};
+use serde_json::json;
 use sqlx::Row;
 
 use crate::api::cases::CaseRef;
 use crate::api::credentials::{credential_from_row, CREDENTIAL_SELECT};
+use crate::audit;
+use crate::config::Settings;
 use crate::db::{to_millis, Db, Tx};
 use crate::error::{Error, Result};
-use crate::import::{insert_event, insert_finding};
+use crate::import::{insert_event, insert_finding, notify_findings, Importer};
 use crate::rules::load_rule_set;
 
 /// Maximum number of events that [`keep_unmatched`] inserts with one statement. sqlx's SQLite
@@ -161,21 +164,23 @@ fn principal_type(principal: DerivedPrincipal) -> PrincipalType {
 }
 
 /// Confirms credential `credential_id` of `case` and re-analyses the kept events for it, all in
-/// one transaction. Confirming a credential that is already confirmed repeats the re-analysis,
-/// which finds nothing new.
+/// one transaction with its audit row and the email about new findings. Confirming a credential
+/// that is already confirmed repeats the re-analysis, which finds nothing new.
 ///
 /// # Errors
 /// 404 when the case has no such credential; 409 when it is marked a false positive.
 pub async fn confirm_credential(
     db: &Db,
+    settings: &Settings,
     case: CaseRef,
-    user_id: i64,
+    confirmer: &Importer,
     credential_id: i64,
 ) -> Result<CredentialConfirmation> {
+    let user_id = confirmer.user_id;
     let rules = load_rule_set(db).await?;
     let mut tx = db.begin().await?;
     let row = sqlx::query(
-        "SELECT access_key_id, principal_name, status FROM credentials WHERE id = $1 AND case_id = $2",
+        "SELECT access_key_id, principal_name, status, proposed FROM credentials WHERE id = $1 AND case_id = $2",
     )
     .bind(credential_id)
     .bind(case.id)
@@ -185,6 +190,7 @@ pub async fn confirm_credential(
     let access_key_id: Option<String> = row.try_get("access_key_id")?;
     let principal_name: Option<String> = row.try_get("principal_name")?;
     let status: String = row.try_get("status")?;
+    let proposed: i64 = row.try_get("proposed")?;
     if status == CredentialStatus::FalsePositive.as_str() {
         return Err(Error::conflict(
             "status",
@@ -205,7 +211,7 @@ pub async fn confirm_credential(
 
     let kept = kept_events_of(&mut tx, case, access_key_id.as_deref(), principal_name.as_deref()).await?;
     let mut events_added = 0;
-    let mut findings_added = 0;
+    let mut findings = Vec::new();
     let mut credentials_proposed = 0;
     for (import_id, raw) in kept {
         let event = Event::from_json(raw).map_err(|message| anyhow::anyhow!("kept trail event is invalid: {message}"))?;
@@ -215,8 +221,7 @@ pub async fn confirm_credential(
         };
         events_added += 1;
         if let Some(rule) = rules.classify_event(&event) {
-            insert_finding(&mut tx, case, &event, event_row, rule).await?;
-            findings_added += 1;
+            findings.push(insert_finding(&mut tx, case, &event, event_row, rule).await?);
         }
         credentials_proposed += propose_derived(&mut tx, case, user_id, credential_id, &event).await?;
     }
@@ -224,6 +229,19 @@ pub async fn confirm_credential(
     let sql = format!("{CREDENTIAL_SELECT} WHERE k.id = $1");
     let row = sqlx::query(&sql).bind(credential_id).fetch_one(&mut *tx).await?;
     let credential = credential_from_row(&row)?;
+    let findings_added = i64::try_from(findings.len()).unwrap_or(i64::MAX);
+    let event = audit::Event::new("update", "credential")
+        .entity(credential_id)
+        .case(case.id)
+        .details(json!({
+            "before": {"status": status, "proposed": proposed != 0},
+            "after": {"status": credential.status, "proposed": credential.proposed},
+            "events_added": events_added,
+            "findings_added": findings_added,
+            "credentials_proposed": credentials_proposed,
+        }));
+    audit::append(&mut tx, &confirmer.actor, event).await?;
+    notify_findings(&mut tx, settings, case, confirmer, findings).await?;
     tx.commit().await?;
     tracing::info!(
         case = case.number,

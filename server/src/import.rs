@@ -15,6 +15,7 @@ use rekey_trail::{
     affected_resources, is_zip, read_events_with, read_zip_with, CaseCredential, CredentialMatcher, Event, OwnedRule,
     ReadFailure, ReadOptions, RuleSet,
 };
+use rekey_types::FindingSeverity;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -24,7 +25,7 @@ use crate::api::cases::CaseRef;
 use crate::audit::{self, Actor};
 use crate::db::{from_millis, now_millis, to_millis, Db, Tx};
 use crate::error::{Error, Result};
-use crate::mail::{self, CaseEvent};
+use crate::mail::{self, CaseEvent, NewFinding};
 use crate::config::Settings;
 use crate::derived::{forget_unmatched, keep_unmatched, propose_derived, KEEP_UNMATCHED_BATCH};
 use crate::rules::load_rule_set;
@@ -63,6 +64,17 @@ pub struct Importer {
     pub user_id: i64,
     pub display_name: String,
     pub actor: Actor,
+}
+
+impl Importer {
+    /// Returns the importer for the signed-in user behind an API request.
+    pub fn from_user(user: &crate::auth::User) -> Importer {
+        Importer {
+            user_id: user.account.id,
+            display_name: user.account.display_name.clone(),
+            actor: Actor::user(user),
+        }
+    }
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -193,18 +205,11 @@ pub async fn import_files(
         .await
         .map_err(anyhow::Error::from)?
         .map_err(|e| anyhow::anyhow!("cannot read the import spool file: {e}"))?;
-    let (mut outcome, file_records, calls) = stored?;
+    let (mut outcome, file_records, findings) = stored?;
     outcome.events_read = events_read;
 
     finish_import(&mut tx, &outcome, &file_records).await?;
-    if outcome.findings_new > 0 {
-        let event = CaseEvent::FindingsAdded {
-            count: outcome.findings_new,
-            calls,
-            by: importer.display_name.clone(),
-        };
-        mail::enqueue_case_event(&mut tx, settings, case.id, &event).await?;
-    }
+    notify_findings(&mut tx, settings, case, importer, findings).await?;
     let event = audit::Event::new("trail_imported", "trail_import")
         .entity(outcome.import_id)
         .case(case.id)
@@ -213,6 +218,7 @@ pub async fn import_files(
             "events_read": outcome.events_read,
             "events_new": outcome.events_new,
             "findings_new": outcome.findings_new,
+            "credentials_proposed": outcome.credentials_proposed,
         }));
     audit::append(&mut tx, &importer.actor, event).await?;
     tx.commit().await?;
@@ -325,7 +331,7 @@ async fn store_events(
     importer: &Importer,
     rules: &RuleSet,
     mut receiver: mpsc::Receiver<Message>,
-) -> Result<(ImportOutcome, Vec<FileRecord>, Vec<String>)> {
+) -> Result<(ImportOutcome, Vec<FileRecord>, Vec<NewFinding>)> {
     let import_id: i64 = sqlx::query(
         "INSERT INTO trail_imports (case_id, status, created_by, created_at, events_read, events_matched, \
          events_new, findings_new) VALUES ($1, 'completed', $2, $3, 0, 0, 0, 0) RETURNING id",
@@ -342,7 +348,7 @@ async fn store_events(
         ..ImportOutcome::default()
     };
     let mut files = Vec::new();
-    let mut calls: Vec<String> = Vec::new();
+    let mut findings = Vec::new();
     // Unmatched events wait here and go to the database in batches. The batch is written before
     // a matched event, whose forget_unmatched must see every event kept before it.
     let mut unmatched = Vec::with_capacity(KEEP_UNMATCHED_BATCH);
@@ -368,17 +374,14 @@ async fn store_events(
                 outcome.credentials_proposed +=
                     propose_derived(tx, case, importer.user_id, credential_id, &event).await?;
                 if let Some(rule) = rules.classify_event(&event) {
-                    insert_finding(tx, case, &event, event_row, rule).await?;
+                    findings.push(insert_finding(tx, case, &event, event_row, rule).await?);
                     outcome.findings_new += 1;
-                    if !calls.contains(&event.event_name) {
-                        calls.push(event.event_name.clone());
-                    }
                 }
             }
         }
     }
     keep_unmatched(tx, case, import_id, &unmatched).await?;
-    Ok((outcome, files, calls))
+    Ok((outcome, files, findings))
 }
 
 /// Stores one event; `None` when an earlier import already stored its event id.
@@ -412,8 +415,15 @@ pub(crate) async fn insert_event(tx: &mut Tx, case: CaseRef, import_id: i64, cre
     })
 }
 
-/// Stores the finding of an event and the resources the event names.
-pub(crate) async fn insert_finding(tx: &mut Tx, case: CaseRef, event: &Event, event_row: i64, rule: &OwnedRule) -> Result<()> {
+/// Stores the finding of an event and the resources the event names, and returns the finding
+/// as a findings email lists it.
+pub(crate) async fn insert_finding(
+    tx: &mut Tx,
+    case: CaseRef,
+    event: &Event,
+    event_row: i64,
+    rule: &OwnedRule,
+) -> Result<NewFinding> {
     let finding_id: i64 = sqlx::query(
         "INSERT INTO findings (case_id, trail_event_id, rule, category, severity, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -435,6 +445,35 @@ pub(crate) async fn insert_finding(tx: &mut Tx, case: CaseRef, event: &Event, ev
             .execute(&mut **tx)
             .await?;
     }
+    // Rules are stored with high, medium or low; anything else is reported as high, so that a
+    // damaged rule cannot hide findings from stakeholders.
+    let severity = FindingSeverity::parse(&rule.severity).unwrap_or(FindingSeverity::High);
+    Ok(NewFinding {
+        severity,
+        event_name: event.event_name.clone(),
+        event_time: event.event_time,
+        resource: event.resource.clone(),
+    })
+}
+
+/// Queues the email about new findings to the stakeholders who follow them, inside the
+/// caller's transaction. Does nothing when there are none.
+pub(crate) async fn notify_findings(
+    tx: &mut Tx,
+    settings: &Settings,
+    case: CaseRef,
+    importer: &Importer,
+    findings: Vec<NewFinding>,
+) -> Result<()> {
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let event = CaseEvent::FindingsAdded {
+        findings,
+        threshold: FindingSeverity::Low,
+        by: importer.display_name.clone(),
+    };
+    mail::enqueue_case_event(tx, settings, case.id, &event).await?;
     Ok(())
 }
 

@@ -1,9 +1,10 @@
-//! Status-update cadence and reminders to the lead of a case.
+//! Status-update cadence and reminders to the leads of a case.
 //!
 //! A case of a severity with a cadence needs a status update to its stakeholders at least that
 //! often, counted from the latest update or, before the first one, from the case's creation.
-//! Once an update is overdue, and when a legal clock reaches its reminder time, the lead gets
-//! one email. The lead is the user who created the case.
+//! Once an update is overdue, and when a legal clock reaches its reminder time, each lead gets
+//! one email. The leads are the case's members with role `lead` who have an email address. When
+//! no lead has one, the user who created the case gets the reminder.
 //!
 //! Every Rekey instance runs the reminder task. The queries claim each reminder with a unique
 //! key or a conditional update in the same transaction that queues its email, so instances on
@@ -69,43 +70,63 @@ pub fn schedule_from_row(settings: &Settings, row: &sqlx::any::AnyRow, now: i64)
     ))
 }
 
-/// Email address of the lead of case `case_id`, when the lead has one.
-async fn lead_address(tx: &mut Tx, case_id: i64) -> Result<Option<String>> {
+/// Email addresses of the leads of case `case_id`, or of its creator when no lead has one.
+/// Empty when the creator has none either.
+async fn lead_addresses(tx: &mut Tx, case_id: i64) -> Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT u.email FROM case_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.case_id = $1 AND m.role = 'lead' AND u.disabled = 0 ORDER BY m.user_id",
+    )
+    .bind(case_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut addresses = Vec::new();
+    for row in &rows {
+        let email: Option<String> = row.try_get("email")?;
+        addresses.extend(email.filter(|address| !address.trim().is_empty()));
+    }
+    if !addresses.is_empty() {
+        return Ok(addresses);
+    }
     let row = sqlx::query("SELECT u.email FROM cases c JOIN users u ON u.id = c.created_by WHERE c.id = $1")
         .bind(case_id)
         .fetch_one(&mut **tx)
         .await?;
     let email: Option<String> = row.try_get("email")?;
-    Ok(email.filter(|address| !address.trim().is_empty()))
+    Ok(email.filter(|address| !address.trim().is_empty()).into_iter().collect())
 }
 
-/// Queues a reminder to the lead of case `case_id`; returns false when the lead has no
-/// email address.
-async fn remind_lead(
+/// Queues a reminder to each lead of case `case_id` and returns how many were queued; 0 when
+/// no lead and not the creator has an email address.
+async fn remind_leads(
     tx: &mut Tx,
     settings: &Settings,
     case_id: i64,
     headline: &str,
     paragraphs: &[String],
-) -> Result<bool> {
-    let Some(address) = lead_address(tx, case_id).await? else {
-        return Ok(false);
-    };
+) -> Result<usize> {
+    let addresses = lead_addresses(tx, case_id).await?;
+    if addresses.is_empty() {
+        return Ok(0);
+    }
     let case = mail::load_case_facts(tx, settings, case_id).await?;
     let email = mail::render_lead_reminder(&case, headline, paragraphs);
-    let recipient = Recipient {
-        stakeholder_id: None,
-        address,
-    };
-    mail::queue_email(tx, Some(case_id), &recipient, &email, None).await?;
-    Ok(true)
+    for address in &addresses {
+        let recipient = Recipient {
+            stakeholder_id: None,
+            address: address.clone(),
+        };
+        mail::queue_email(tx, Some(case_id), &recipient, &email, None).await?;
+    }
+    Ok(addresses.len())
 }
 
 fn format_time(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// Queues one reminder per overdue status update; returns how many were queued.
+/// Queues reminders to the leads of each case whose status update is overdue, once per due
+/// time; returns how many emails were queued.
 pub async fn remind_overdue_updates(db: &Db, settings: &Settings) -> Result<usize> {
     let now = now_millis();
     let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM cases c WHERE c.phase <> 'closed'");
@@ -139,19 +160,20 @@ pub async fn remind_overdue_updates(db: &Db, settings: &Settings) -> Result<usiz
              who follows status updates.",
             format_time(due_at)
         )];
-        let sent = remind_lead(&mut tx, settings, case_id, "status update overdue", &paragraphs).await?;
+        let sent = remind_leads(&mut tx, settings, case_id, "status update overdue", &paragraphs).await?;
         tx.commit().await?;
-        if sent {
-            queued += 1;
-            tracing::info!(case = number, due_at = %due_at, "status update overdue; lead reminded");
+        if sent > 0 {
+            queued += sent;
+            tracing::info!(case = number, due_at = %due_at, leads = sent, "status update overdue; leads reminded");
         } else {
-            tracing::warn!(case = number, due_at = %due_at, "status update overdue; the lead has no email address");
+            tracing::warn!(case = number, due_at = %due_at, "status update overdue; no lead has an email address");
         }
     }
     Ok(queued)
 }
 
-/// Queues one reminder per legal clock that reached its reminder time; returns how many.
+/// Queues reminders to the leads for each legal clock that reached its reminder time, once
+/// per clock; returns how many emails were queued.
 pub async fn remind_legal_clocks(db: &Db, settings: &Settings) -> Result<usize> {
     let now = now_millis();
     let due = sqlx::query(
@@ -185,13 +207,13 @@ pub async fn remind_legal_clocks(db: &Db, settings: &Settings) -> Result<usize> 
              when the obligation is met.",
             format_time(deadline_at)
         )];
-        let sent = remind_lead(&mut tx, settings, case_id, "legal deadline approaching", &paragraphs).await?;
+        let sent = remind_leads(&mut tx, settings, case_id, "legal deadline approaching", &paragraphs).await?;
         tx.commit().await?;
-        if sent {
-            queued += 1;
-            tracing::info!(clock = clock_id, case_id, "legal deadline approaching; lead reminded");
+        if sent > 0 {
+            queued += sent;
+            tracing::info!(clock = clock_id, case_id, leads = sent, "legal deadline approaching; leads reminded");
         } else {
-            tracing::warn!(clock = clock_id, case_id, "legal deadline approaching; the lead has no email address");
+            tracing::warn!(clock = clock_id, case_id, "legal deadline approaching; no lead has an email address");
         }
     }
     Ok(queued)

@@ -21,9 +21,9 @@ wire_enum!(
 wire_enum!(
     /// Kind of case event a stakeholder can subscribe to.
     ///
-    /// NOTE: nothing sends `post_incident_report` yet, because Rekey has no report to publish,
-    /// and `findings` has no severity threshold, because findings carry a category but no
-    /// severity.
+    /// NOTE: nothing sends `post_incident_report` yet, because Rekey has no report to publish.
+    /// A stakeholder who follows `findings` receives those at or above their
+    /// `finding_min_severity`.
     EventKind {
         PhaseChanges = "phase_changes", "Phase changes";
         Findings = "findings", "New eradication findings";
@@ -33,6 +33,31 @@ wire_enum!(
         PostIncidentReport = "post_incident_report", "Post-incident report";
     }
 );
+
+wire_enum!(
+    /// Severity of an eradication finding, from the rule that flagged its call.
+    FindingSeverity {
+        High = "high", "High";
+        Medium = "medium", "Medium";
+        Low = "low", "Low";
+    }
+);
+
+impl FindingSeverity {
+    /// Tells whether a finding of severity `self` is at or above `threshold`.
+    pub fn at_least(self, threshold: FindingSeverity) -> bool {
+        let rank = |severity: FindingSeverity| FindingSeverity::ALL.iter().position(|s| *s == severity);
+        // ALL runs from high down to low, so a smaller position is more severe.
+        rank(self) <= rank(threshold)
+    }
+}
+
+impl Default for FindingSeverity {
+    /// Low, the threshold that lets every finding through.
+    fn default() -> Self {
+        FindingSeverity::Low
+    }
+}
 
 wire_enum!(
     /// Whether a stakeholder belongs to the organisation running the case.
@@ -58,6 +83,9 @@ pub fn all_event_kinds() -> Vec<EventKind> {
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionsUpdate {
     pub subscriptions: Vec<EventKind>,
+    /// Lowest severity of the findings emailed about; unchanged when absent.
+    #[serde(default)]
+    pub finding_min_severity: Option<FindingSeverity>,
 }
 
 /// Body of `POST /api/v1/cases/{number}/severity`.

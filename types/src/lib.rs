@@ -279,6 +279,10 @@ pub struct NewStakeholder {
     /// Event kinds the stakeholder receives email about; every kind when absent.
     #[serde(default = "all_event_kinds")]
     pub subscriptions: Vec<EventKind>,
+    /// Lowest severity of the findings emailed about, when `subscriptions` contains
+    /// `findings`; low, which covers every finding, when absent.
+    #[serde(default)]
+    pub finding_min_severity: FindingSeverity,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -291,6 +295,9 @@ pub struct Stakeholder {
     pub audience: Audience,
     #[serde(default)]
     pub subscriptions: Vec<EventKind>,
+    /// Lowest severity of the findings emailed about.
+    #[serde(default)]
+    pub finding_min_severity: FindingSeverity,
     pub created_at: DateTime<Utc>,
 }
 

@@ -140,7 +140,11 @@ fn CredentialCard(data: CaseData, item: CredentialContainment) -> impl IntoView 
         "verification verification-{}",
         item.verification.state.as_str()
     );
-    let verification = verification_text(&item);
+    // A closure, so that the text follows a change of the time-zone preference.
+    let verification = {
+        let item = item.clone();
+        move || verification_text(&item)
+    };
     let (credential_id, status) = (item.credential_id, item.status);
     let (label, kind) = (item.label.clone(), item.kind);
 

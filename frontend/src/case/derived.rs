@@ -100,6 +100,10 @@ fn ProposedRow(
                     ))));
                     data.credentials.refetch();
                     data.findings.refetch();
+                    // The confirmed credential can now be contained, and its calls may name
+                    // resources or use it after containment.
+                    data.containment.refetch();
+                    data.resources.refetch();
                     data.case.refetch();
                 }
                 Err(error) => outcome.set(Some(Err(error.message().to_string()))),

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use rekey_types::Finding;
 
 use super::{show_loaded, CaseData};
-use crate::time::UtcTime;
+use crate::time::LocalTime;
 
 #[component]
 pub fn FindingsSection(data: CaseData) -> impl IntoView {
@@ -41,7 +41,7 @@ fn FindingTable(findings: Vec<Finding>) -> impl IntoView {
                     data-finding=finding.id
                     data-event-id=finding.event_id
                 >
-                    <td><UtcTime time=finding.event_time /></td>
+                    <td><LocalTime time=finding.event_time /></td>
                     <td><code>{finding.event_name}</code></td>
                     <td>{service}</td>
                     <td>{finding.source_ip.unwrap_or_default()}</td>

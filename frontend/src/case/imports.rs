@@ -103,6 +103,8 @@ fn ImportForm(data: CaseData) -> impl IntoView {
                     data.containment.refetch();
                     // Findings that name a resource add affected resources.
                     data.resources.refetch();
+                    // Calls that created credentials propose them on the case.
+                    data.credentials.refetch();
                     data.case.refetch();
                 }
                 Err(error) => state.set(UploadState::Failed(error)),

@@ -31,7 +31,7 @@ use rekey_types::{
 };
 
 use crate::api::{self, ApiError, ApiResult};
-use crate::time::{format_local, format_utc, local_zone_name, LocalTime};
+use crate::time::{format_local, format_utc, shown_zone_name, LocalTime};
 pub use crate::widgets::show_loaded;
 use crate::widgets::{LoadError, Loading, PhaseProgress, SeverityBadge};
 use crate::{set_title, use_session};
@@ -501,7 +501,7 @@ fn Overview(data: CaseData) -> impl IntoView {
         .with(|case| case.as_ref().and_then(|c| c.compromise_time))
     {
         Some(time) => {
-            let zone = local_zone_name()
+            let zone = shown_zone_name()
                 .map(|zone| format!(" ({zone})"))
                 .unwrap_or_default();
             view! {
@@ -592,7 +592,8 @@ fn Overview(data: CaseData) -> impl IntoView {
 
 /// The button that moves the case to its next phase, hidden once the case is closed. When
 /// the server rejects the move because tasks of the current phase are open, the control shows
-/// them and offers to move on anyway with a recorded reason.
+/// them and offers a lead of the case or an administrator to move on anyway with a recorded
+/// reason, since the server rejects a forced move by anyone else.
 #[component]
 fn PhaseControl(data: CaseData, phase: Memo<Option<Phase>>) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
@@ -601,6 +602,8 @@ fn PhaseControl(data: CaseData, phase: Memo<Option<Phase>>) -> impl IntoView {
     let blocked = RwSignal::new(false);
     let reason = RwSignal::new(String::new());
     let next = Memo::new(move |_| phase.get().and_then(Phase::next));
+    let session = use_session();
+    let may_force = move || data.my_role.get() == Some(CaseRole::Lead) || session.is_admin();
 
     let request = move |force: bool| {
         let Some(next) = next.get_untracked() else {
@@ -653,7 +656,7 @@ fn PhaseControl(data: CaseData, phase: Memo<Option<Phase>>) -> impl IntoView {
                 </button>
             </Show>
             <div id="phase-error" class="form-error" role="alert">{move || error.get()}</div>
-            <Show when=move || blocked.get()>
+            <Show when=move || blocked.get() && may_force()>
                 <div id="phase-force-form" class="inline-form">
                     <label for="phase-force-reason">"Reason for moving on with open tasks (recorded with the change)"</label>
                     <input

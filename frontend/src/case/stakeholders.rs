@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 use rekey_types::{
-    validate_email, Audience, DeliveryAttempt, DeliveryStatus, EventKind, NewStakeholder, Notification, Stakeholder,
-    StakeholderRole, SubscriptionsUpdate,
+    validate_email, Audience, DeliveryAttempt, DeliveryStatus, EventKind, FindingSeverity, NewStakeholder, Notification,
+    Stakeholder, StakeholderRole, SubscriptionsUpdate,
 };
 
 use super::{show_loaded, CaseData};
@@ -18,6 +18,7 @@ fn new_stakeholder_request(
     role: &str,
     audience: &str,
     subscriptions: Vec<EventKind>,
+    finding_min_severity: FindingSeverity,
 ) -> Result<NewStakeholder, ApiError> {
     let name = name.trim();
     if name.is_empty() {
@@ -38,6 +39,7 @@ fn new_stakeholder_request(
         role,
         audience,
         subscriptions,
+        finding_min_severity,
     })
 }
 
@@ -67,11 +69,14 @@ fn StakeholderTable(stakeholders: Vec<Stakeholder>, data: CaseData) -> impl Into
                     <td>{stakeholder.role.label()}</td>
                     <td>{stakeholder.audience.label()}</td>
                     <td class="subscriptions">
-                        <span class="subscription-labels">{subscription_labels(&stakeholder.subscriptions)}</span>
+                        <span class="subscription-labels">
+                            {subscription_labels(&stakeholder.subscriptions, stakeholder.finding_min_severity)}
+                        </span>
                         <SubscriptionEditor
                             data=data
                             stakeholder=stakeholder.id
                             current=stakeholder.subscriptions.clone()
+                            threshold=stakeholder.finding_min_severity
                         />
                     </td>
                     <td><LocalTime time=stakeholder.created_at /></td>
@@ -99,18 +104,62 @@ fn StakeholderTable(stakeholders: Vec<Stakeholder>, data: CaseData) -> impl Into
     }
 }
 
-/// Labels of the subscribed event kinds, joined for a table cell.
-fn subscription_labels(kinds: &[EventKind]) -> String {
+/// Labels of the subscribed event kinds, joined for a table cell, with the findings threshold
+/// when it leaves some findings out.
+fn subscription_labels(kinds: &[EventKind], threshold: FindingSeverity) -> String {
     if kinds.is_empty() {
         return "Nothing".to_string();
     }
-    let labels: Vec<&str> = kinds.iter().map(|kind| kind.label()).collect();
+    let labels: Vec<String> = kinds
+        .iter()
+        .map(|kind| match (kind, threshold) {
+            (EventKind::Findings, FindingSeverity::High | FindingSeverity::Medium) => {
+                format!("{} ({} or higher)", kind.label(), threshold.as_str())
+            }
+            _ => kind.label().to_string(),
+        })
+        .collect();
     labels.join(", ")
 }
 
-/// One checkbox per event kind, bound to the list of chosen kinds.
+/// The lowest severity of the findings that a follower of findings receives.
 #[component]
-fn SubscriptionChoices(chosen: RwSignal<Vec<EventKind>>, id_prefix: String) -> impl IntoView {
+fn ThresholdChoice(threshold: RwSignal<FindingSeverity>, id: String) -> impl IntoView {
+    let options = FindingSeverity::ALL
+        .iter()
+        .map(|severity| {
+            let severity = *severity;
+            view! {
+                <option value=severity.as_str() selected=move || threshold.get() == severity>
+                    {format!("{} or higher", severity.label())}
+                </option>
+            }
+        })
+        .collect_view();
+    let change = move |event: leptos::ev::Event| {
+        if let Some(severity) = FindingSeverity::parse(&event_target_value(&event)) {
+            threshold.set(severity);
+        }
+    };
+    let label_for = id.clone();
+    view! {
+        <label class="finding-threshold" for=label_for>
+            "Findings of severity "
+            <select id=id class="finding-min-severity" name="finding_min_severity" on:change=change>
+                {options}
+            </select>
+        </label>
+    }
+}
+
+/// Shows one checkbox per event kind, bound to the list of chosen kinds, and the findings threshold.
+#[component]
+fn SubscriptionChoices(
+    chosen: RwSignal<Vec<EventKind>>,
+    threshold: RwSignal<FindingSeverity>,
+    id_prefix: String,
+) -> impl IntoView {
+    let threshold_id = format!("{id_prefix}-finding-min-severity");
     let boxes = EventKind::ALL
         .iter()
         .map(|kind| {
@@ -145,14 +194,21 @@ fn SubscriptionChoices(chosen: RwSignal<Vec<EventKind>>, id_prefix: String) -> i
         <fieldset class="subscriptions">
             <legend>"Emails about"</legend>
             {boxes}
+            <ThresholdChoice threshold=threshold id=threshold_id />
         </fieldset>
     }
 }
 
 /// Lets the lead change which events a stakeholder receives.
 #[component]
-fn SubscriptionEditor(data: CaseData, stakeholder: i64, current: Vec<EventKind>) -> impl IntoView {
+fn SubscriptionEditor(
+    data: CaseData,
+    stakeholder: i64,
+    current: Vec<EventKind>,
+    threshold: FindingSeverity,
+) -> impl IntoView {
     let chosen = RwSignal::new(current);
+    let threshold = RwSignal::new(threshold);
     let error: FormError = RwSignal::new(None);
     let pending = RwSignal::new(false);
     let error_id = format!("stakeholder-{stakeholder}-subscriptions-error");
@@ -165,6 +221,7 @@ fn SubscriptionEditor(data: CaseData, stakeholder: i64, current: Vec<EventKind>)
         pending.set(true);
         let request = SubscriptionsUpdate {
             subscriptions: chosen.get_untracked(),
+            finding_min_severity: Some(threshold.get_untracked()),
         };
         leptos::task::spawn_local(async move {
             let result = api::update_subscriptions(data.number, stakeholder, &request).await;
@@ -180,7 +237,11 @@ fn SubscriptionEditor(data: CaseData, stakeholder: i64, current: Vec<EventKind>)
         <details class="subscription-editor">
             <summary>"Change"</summary>
             <form on:submit=save novalidate>
-                <SubscriptionChoices chosen=chosen id_prefix=format!("stakeholder-{stakeholder}-subscription") />
+                <SubscriptionChoices
+                    chosen=chosen
+                    threshold=threshold
+                    id_prefix=format!("stakeholder-{stakeholder}-subscription")
+                />
                 <p id=error_id class="form-error" role="alert">
                     {move || error.get().map(|failure| failure.message().to_string())}
                 </p>
@@ -197,6 +258,7 @@ fn StakeholderForm(data: CaseData) -> impl IntoView {
     let role = RwSignal::new(StakeholderRole::ALL[0].as_str().to_string());
     let audience = RwSignal::new(Audience::Internal.as_str().to_string());
     let subscriptions = RwSignal::new(EventKind::ALL.to_vec());
+    let threshold = RwSignal::new(FindingSeverity::Low);
     let error: FormError = RwSignal::new(None);
     let pending = RwSignal::new(false);
     let added = RwSignal::new(None::<String>);
@@ -213,6 +275,7 @@ fn StakeholderForm(data: CaseData) -> impl IntoView {
             &role.get_untracked(),
             &audience.get_untracked(),
             subscriptions.get_untracked(),
+            threshold.get_untracked(),
         ) {
             Ok(request) => request,
             Err(invalid) => {
@@ -283,7 +346,7 @@ fn StakeholderForm(data: CaseData) -> impl IntoView {
                     error=error
                 />
             </div>
-            <SubscriptionChoices chosen=subscriptions id_prefix="subscription".to_string() />
+            <SubscriptionChoices chosen=subscriptions threshold=threshold id_prefix="subscription".to_string() />
             <FormErrorMessage id="stakeholder-error" error=error />
             <p id="stakeholder-added" class="success" role="status">{move || added.get()}</p>
             <button id="stakeholder-add" type="submit" aria-disabled=move || pending.get().then_some("true")>

@@ -1,96 +1,31 @@
 //! The case timeline, shown in the time zone of the user's preference with its offset, the
-//! control that sets that zone, and the form for entries written by hand.
+//! control that sets that zone for every time in the app, and the form for entries written by
+//! hand.
 
-use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use rekey_types::{validate_time_zone_name, NewTimelineEntry, Preferences, TimelineEntry};
-use wasm_bindgen::{JsCast, JsValue};
 
 use super::recovery::{error_view, run};
 use super::{show_loaded, CaseData};
 use crate::api::{self, ApiError};
-use crate::time::{format_local, local_zone_name};
-
-/// Builds an `Intl.DateTimeFormat` for `zone`, or `None` when the browser does not know the
-/// zone. The constructor is called through `Reflect` because it throws for an unknown zone.
-fn zone_format(zone: &str) -> Option<js_sys::Intl::DateTimeFormat> {
-    let intl = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("Intl")).ok()?;
-    let constructor = js_sys::Reflect::get(&intl, &JsValue::from_str("DateTimeFormat")).ok()?;
-    let options = js_sys::Object::new();
-    let settings = [
-        ("timeZone", zone),
-        ("year", "numeric"),
-        ("month", "2-digit"),
-        ("day", "2-digit"),
-        ("hour", "2-digit"),
-        ("minute", "2-digit"),
-        ("second", "2-digit"),
-        ("hourCycle", "h23"),
-        ("timeZoneName", "longOffset"),
-    ];
-    for (key, value) in settings {
-        js_sys::Reflect::set(&options, &JsValue::from_str(key), &JsValue::from_str(value)).ok()?;
-    }
-    let arguments = js_sys::Array::of2(&JsValue::from_str("en-US"), &options);
-    let constructor: &js_sys::Function = constructor.unchecked_ref();
-    let format = js_sys::Reflect::construct(constructor, &arguments).ok()?;
-    Some(format.unchecked_into())
-}
-
-/// Formats a time in an IANA zone with its offset, such as `2024-03-01 15:30:00 +05:30`;
-/// `None` when the browser does not know the zone.
-fn format_in_zone(time: DateTime<Utc>, zone: &str) -> Option<String> {
-    let format = zone_format(zone)?;
-    let date = js_sys::Date::new(&JsValue::from_f64(time.timestamp_millis() as f64));
-    let parts = format.format_to_parts(&date);
-    let mut fields = std::collections::HashMap::new();
-    for part in parts.iter() {
-        let kind = js_sys::Reflect::get(&part, &JsValue::from_str("type"))
-            .ok()?
-            .as_string()?;
-        let value = js_sys::Reflect::get(&part, &JsValue::from_str("value"))
-            .ok()?
-            .as_string()?;
-        fields.insert(kind, value);
-    }
-    let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
-    // `longOffset` gives `GMT+05:30`, or plain `GMT` for a zero offset.
-    let offset = match field("timeZoneName").trim_start_matches("GMT") {
-        "" => "+00:00".to_string(),
-        offset => offset.replace('\u{2212}', "-"),
-    };
-    Some(format!(
-        "{}-{}-{} {}:{}:{} {offset}",
-        field("year"),
-        field("month"),
-        field("day"),
-        field("hour"),
-        field("minute"),
-        field("second")
-    ))
-}
+use crate::time::{format_local, shown_zone_name, zone_format};
+use crate::use_session;
 
 #[component]
 pub fn TimelineSection(data: CaseData) -> impl IntoView {
     let entries = LocalResource::new(move || api::timeline(data.number));
-    let preferences = LocalResource::new(api::preferences);
-    let zone = Memo::new(move |_| {
-        preferences
-            .get()
-            .and_then(Result::ok)
-            .and_then(|preferences| preferences.time_zone)
-    });
+    let zone = use_session().time_zone;
 
     view! {
         <section id="timeline-section" aria-labelledby="timeline-heading">
             <h2 id="timeline-heading">"Timeline"</h2>
-            <ZoneControl zone=zone reload=move || preferences.refetch() />
+            <ZoneControl zone=zone />
             <p class="muted">
-                "Times are stored in UTC and shown in "
-                <span id="timeline-zone">{move || zone.get().or_else(local_zone_name).unwrap_or_else(|| "the browser's zone".to_string())}</span>
+                "Times are stored in UTC and shown everywhere in "
+                <span id="timeline-zone">{move || shown_zone_name().unwrap_or_else(|| "the browser's zone".to_string())}</span>
                 "."
             </p>
-            {show_loaded(entries, move |list| view! { <TimelineList entries=list zone=zone /> })}
+            {show_loaded(entries, move |list| view! { <TimelineList entries=list /> })}
             <EntryForm number=data.number reload=move || entries.refetch() />
             <p>
                 <button type="button" id="timeline-refresh" class="secondary" on:click=move |_| entries.refetch()>
@@ -102,7 +37,7 @@ pub fn TimelineSection(data: CaseData) -> impl IntoView {
 }
 
 #[component]
-fn TimelineList(entries: Vec<TimelineEntry>, zone: Memo<Option<String>>) -> impl IntoView {
+fn TimelineList(entries: Vec<TimelineEntry>) -> impl IntoView {
     if entries.is_empty() {
         return view! { <p class="muted">"Nothing on the timeline yet."</p> }.into_any();
     }
@@ -110,11 +45,7 @@ fn TimelineList(entries: Vec<TimelineEntry>, zone: Memo<Option<String>>) -> impl
         .into_iter()
         .map(|entry| {
             let at = entry.at;
-            let shown = move || {
-                zone.get()
-                    .and_then(|zone| format_in_zone(at, &zone))
-                    .unwrap_or_else(|| format_local(at))
-            };
+            let shown = move || format_local(at);
             view! {
                 <li class=format!("timeline-entry timeline-{}", entry.category.as_str()) data-source=entry.source.clone()>
                     <time class="timeline-time" datetime=at.to_rfc3339()>{shown}</time>
@@ -131,11 +62,9 @@ fn TimelineList(entries: Vec<TimelineEntry>, zone: Memo<Option<String>>) -> impl
     view! { <ol id="timeline">{items}</ol> }.into_any()
 }
 
+/// Sets the time zone of the user's preferences, which every time in the app is shown in.
 #[component]
-fn ZoneControl(
-    zone: Memo<Option<String>>,
-    reload: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
+fn ZoneControl(zone: RwSignal<Option<String>>) -> impl IntoView {
     let value = RwSignal::new(String::new());
     Effect::new(move || value.set(zone.get().unwrap_or_default()));
     let error = RwSignal::new(None::<ApiError>);
@@ -152,10 +81,11 @@ fn ZoneControl(
                 return;
             }
         }
+        let chosen = (!text.is_empty()).then_some(text);
         let body = Preferences {
-            time_zone: (!text.is_empty()).then_some(text),
+            time_zone: chosen.clone(),
         };
-        run(pending, error, reload, async move {
+        run(pending, error, move || zone.set(chosen.clone()), async move {
             api::save_preferences(&body).await
         });
     };
@@ -166,7 +96,7 @@ fn ZoneControl(
             <input id="timezone-input" type="text" placeholder="Europe/Berlin" bind:value=value />
             " "
             <button id="timezone-save" type="submit" class="secondary">"Save time zone"</button>
-            {error_view(error, reload)}
+            {error_view(error, move || ())}
         </form>
     }
 }

@@ -416,13 +416,25 @@ async fn change_phase(
         return Err(Error::conflict(
             "force",
             format!(
-                "{} task(s) of {} are still open: {}; finish or skip them, or move on anyway \
-                 with force and a reason",
+                "{} task(s) of {} are still open: {}; finish or skip them, or have a lead of the \
+                 case move on anyway with force and a reason",
                 open.len(),
                 labels.join(" and "),
                 titles.join("; ")
             ),
         ));
+    }
+    let may_force = case.role == Some(CaseRole::Lead) || user.role() == UserRole::Admin;
+    if forced && !may_force {
+        tracing::warn!(case = case.number, user = user.id(), "forced phase change denied");
+        // The transaction holds SQLite's write lock, so it ends before the denial is recorded.
+        drop(tx);
+        record_denial(&state, &user, case.id, "forced phase change without lead role").await?;
+        return Err(Error::Forbidden(format!(
+            "only a lead of the case or an administrator can move on while {} task(s) are open; \
+             finish or skip them first",
+            open.len()
+        )));
     }
     if forced && reason.is_none() {
         return Err(Error::invalid(
@@ -454,7 +466,7 @@ async fn change_phase(
     let event = audit::Event::new("phase_changed", "case")
         .entity(case.number)
         .case(case.id)
-        .details(json!({"before": previous, "after": input.phase}));
+        .details(json!({"before": previous, "after": input.phase, "forced": forced, "reason": reason, "open_tasks": open.len()}));
     audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();

@@ -5,10 +5,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use rekey_types::{parse_zoned_time, Channel, CommunicationEntry, DeliveryStatus, NewCommunication};
+use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::api::cases::{stored_value_error, CaseRef};
+use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{now_millis, time_column, to_millis};
 use crate::error::{Error, Json, Result};
@@ -126,6 +128,7 @@ async fn record_communication(
     let subject = redact_into(&subject, &mut redactions);
     let content = redact_into(input.content.trim(), &mut redactions);
     let recipient = redact_into(&recipient, &mut redactions);
+    let mut tx = state.db.begin().await?;
     let id: i64 = sqlx::query(
         "INSERT INTO communications (case_id, channel, sender, recipient, subject, content, occurred_at, \
          recorded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -139,9 +142,22 @@ async fn record_communication(
     .bind(occurred_at)
     .bind(user.account.id)
     .bind(now_millis())
-    .fetch_one(&state.db.pool)
+    .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
+    let event = audit::Event::new("create", "communication")
+        .entity(id)
+        .case(case.id)
+        .details(json!({
+            "channel": input.channel,
+            "sender": sender,
+            "recipient": recipient,
+            "subject": subject,
+            "content": content,
+            "occurred_at": crate::db::from_millis(occurred_at),
+        }));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
+    tx.commit().await?;
     tracing::info!(case = number, user = user.account.id, communication = id, "communication recorded");
 
     let sql = format!("SELECT {MANUAL_COLUMNS} FROM communications m JOIN users u ON u.id = m.recorded_by WHERE m.id = $1");

@@ -10,10 +10,12 @@ use rekey_types::{
     CredentialKind, CredentialStatus, CredentialStatusChange, CredentialStatusUpdate,
     NewContainmentAction, Verification, VerificationState,
 };
+use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::api::cases::{stored_value_error, CaseRef};
+use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{from_millis, now_millis, time_column, to_millis, Tx};
 use crate::error::{Error, Json, Result};
@@ -332,10 +334,11 @@ pub(crate) fn checked_text(field: &str, value: &str, max_chars: usize) -> Result
     Ok(value.to_string())
 }
 
-/// Stores a status change and its history row, provided the credential is still at the
-/// version it was loaded with.
+/// Stores a status change with its history row and audit row, provided the credential is
+/// still at the version it was loaded with.
 async fn write_status(
     tx: &mut Tx,
+    case: CaseRef,
     credential: &StoredCredential,
     to: CredentialStatus,
     note: &str,
@@ -367,6 +370,11 @@ async fn write_status(
     .bind(credential.id)
     .execute(&mut **tx)
     .await?;
+    let event = audit::Event::new("update", "credential")
+        .entity(credential.id)
+        .case(case.id)
+        .details(json!({"before": {"status": credential.status}, "after": {"status": to}, "note": note}));
+    audit::append(tx, &Actor::user(user), event).await?;
     Ok(())
 }
 
@@ -403,7 +411,7 @@ async fn change_status(
         let verification = verification_of(&state, credential.id, &actions).await?;
         check_verifiable(&verification)?;
     }
-    write_status(&mut tx, &credential, input.status, &note, &user).await?;
+    write_status(&mut tx, case, &credential, input.status, &note, &user).await?;
     tx.commit().await?;
 
     tracing::info!(case = number, credential = id, user = user.account.id, status = %input.status, "credential status changed");
@@ -520,6 +528,20 @@ async fn add_action(
     .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
+    let event = audit::Event::new("create", "containment_action")
+        .entity(id)
+        .case(case.id)
+        .details(json!({
+            "credential_id": credential.id,
+            "kind": input.kind,
+            "performed_by": valid.performed_by,
+            "performed_at": from_millis(valid.performed_at),
+            "authorised_by": valid.authorised_by,
+            "result": input.result,
+            "notes": valid.notes,
+            "reversible": input.reversible,
+        }));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
 
     // A successful action disables a credential that was only suspected or confirmed.
     let disables = input.result == ContainmentResult::Succeeded
@@ -531,6 +553,7 @@ async fn add_action(
         let note = format!("containment action: {}", input.kind.label());
         write_status(
             &mut tx,
+            case,
             &credential,
             CredentialStatus::Disabled,
             &note,
@@ -558,10 +581,16 @@ async fn update_action(
         None => None,
     };
     let sql = format!("{ACTION_SELECT} WHERE a.id = $1 AND a.case_id = $2");
+    let mut tx = state.db.begin().await?;
+    // Writing first takes the row's write lock before the read, as for tasks.
+    sqlx::query("UPDATE containment_actions SET version = version WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     let row = sqlx::query(&sql)
         .bind(id)
         .bind(case.id)
-        .fetch_optional(&state.db.pool)
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(Error::NotFound("containment action"))?;
     let stored = action_from_row(&row)?;
@@ -571,24 +600,29 @@ async fn update_action(
             current_version: stored.version,
         });
     }
-    let result = sqlx::query(
+    let result = input.result.unwrap_or(stored.result);
+    let notes = notes.unwrap_or_else(|| stored.notes.clone());
+    let reversible = input.reversible.unwrap_or(stored.reversible);
+    sqlx::query(
         "UPDATE containment_actions SET result = $1, notes = $2, reversible = $3, \
-         version = version + 1, updated_at = $4 WHERE id = $5 AND version = $6",
+         version = version + 1, updated_at = $4 WHERE id = $5",
     )
-    .bind(input.result.unwrap_or(stored.result).as_str())
-    .bind(notes.unwrap_or(stored.notes))
-    .bind(i64::from(input.reversible.unwrap_or(stored.reversible)))
+    .bind(result.as_str())
+    .bind(&notes)
+    .bind(i64::from(reversible))
     .bind(now_millis())
     .bind(id)
-    .bind(input.version)
-    .execute(&state.db.pool)
+    .execute(&mut *tx)
     .await?;
-    if result.rows_affected() == 0 {
-        return Err(Error::StaleVersion {
-            record: "containment action",
-            current_version: input.version + 1,
-        });
-    }
+    let event = audit::Event::new("update", "containment_action")
+        .entity(id)
+        .case(case.id)
+        .details(json!({
+            "before": {"result": stored.result, "notes": stored.notes, "reversible": stored.reversible},
+            "after": {"result": result, "notes": notes, "reversible": reversible},
+        }));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
+    tx.commit().await?;
 
     tracing::info!(
         case = number,

@@ -7,6 +7,7 @@ use rekey_types::CredentialConfirmation;
 use crate::api::cases::CaseRef;
 use crate::auth::User;
 use crate::derived::confirm_credential;
+use crate::import::Importer;
 use crate::error::{Json, Result};
 use crate::api::Routes;
 use crate::AppState;
@@ -22,5 +23,8 @@ async fn confirm(
     case: CaseRef,
     Path((_, id)): Path<(i64, i64)>,
 ) -> Result<Json<CredentialConfirmation>> {
-    Ok(Json(confirm_credential(&state.db, case, user.account.id, id).await?))
+    let confirmer = Importer::from_user(&user);
+    let confirmation = confirm_credential(&state.db, &state.settings, case, &confirmer, id).await?;
+    state.mail_wakeup.notify_one();
+    Ok(Json(confirmation))
 }

@@ -4,11 +4,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use rekey_types::{ImpactInput, ImpactKind, ImpactRecord, ImpactSeverity};
+use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::api::cases::{stored_value_error, CaseRef};
 use crate::api::containment::checked_text;
+use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{now_millis, time_column, Tx};
 use crate::error::{Error, Json, Result};
@@ -166,10 +168,30 @@ async fn add_impact(
     .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
+    let event = audit::Event::new("create", "impact_record")
+        .entity(id)
+        .case(case.id)
+        .details(impact_values(input.kind, &description, input.users_affected, input.severity));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
 
     tracing::info!(case = number, impact = id, user = user.account.id, kind = %input.kind, "impact recorded");
     Ok((StatusCode::CREATED, Json(fetch_impact(&state, id).await?)))
+}
+
+/// Fields of an impact record as the audit log records them.
+fn impact_values(
+    kind: ImpactKind,
+    description: &str,
+    users_affected: Option<i64>,
+    severity: Option<ImpactSeverity>,
+) -> Value {
+    json!({
+        "kind": kind,
+        "description": description,
+        "users_affected": users_affected,
+        "severity": severity,
+    })
 }
 
 async fn fetch_impact(state: &AppState, id: i64) -> Result<ImpactRecord> {
@@ -194,17 +216,18 @@ async fn replace_impact(
     };
     let mut tx = state.db.begin().await?;
     lock_case(&mut tx, case).await?;
-    let stored = sqlx::query("SELECT version FROM impact_records WHERE id = $1 AND case_id = $2")
+    let sql = format!("{IMPACT_SELECT} WHERE i.id = $1 AND i.case_id = $2");
+    let stored = sqlx::query(&sql)
         .bind(id)
         .bind(case.id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(Error::NotFound("impact record"))?;
-    let current: i64 = stored.try_get("version")?;
-    if current != version {
+    let stored = impact_from_row(&stored)?;
+    if stored.version != version {
         return Err(Error::StaleVersion {
             record: "impact record",
-            current_version: current,
+            current_version: stored.version,
         });
     }
     check_contradiction(&mut tx, case, input.kind, id).await?;
@@ -220,6 +243,13 @@ async fn replace_impact(
     .bind(id)
     .execute(&mut *tx)
     .await?;
+    let before = impact_values(stored.kind, &stored.description, stored.users_affected, stored.severity);
+    let after = impact_values(input.kind, &description, input.users_affected, input.severity);
+    let event = audit::Event::new("update", "impact_record")
+        .entity(id)
+        .case(case.id)
+        .details(json!({"before": before, "after": after}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
 
     tracing::info!(

@@ -97,11 +97,7 @@ async fn upload_import(
     multipart: Multipart,
 ) -> Result<(StatusCode, Json<TrailImport>)> {
     let upload = receive_files(&state, multipart).await?;
-    let importer = Importer {
-        user_id: user.account.id,
-        display_name: user.account.display_name.clone(),
-        actor: crate::audit::Actor::user(&user),
-    };
+    let importer = Importer::from_user(&user);
     let progress = std::sync::Arc::default();
     let outcome = import_files(&state.db, &state.settings, case, &importer, upload.files.clone(), progress).await?;
     state.mail_wakeup.notify_one();

@@ -1,15 +1,17 @@
 //! Legal clocks: deadlines that run from a recorded moment of awareness, such as 72 hours to
-//! report a personal-data breach to a regulator. The reminder task emails the lead at each
+//! report a personal-data breach to a regulator. The reminder task emails the case leads at each
 //! clock's reminder time.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use rekey_types::{parse_zoned_time, LegalClock, NewLegalClock};
+use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::api::cases::CaseRef;
+use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{now_millis, optional_time_column, time_column, to_millis};
 use crate::error::{Error, Json, Result};
@@ -88,6 +90,7 @@ async fn add_clock(
         "INSERT INTO legal_clocks (case_id, name, aware_at, deadline_at, remind_at, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {CLOCK_COLUMNS}"
     );
+    let mut tx = state.db.begin().await?;
     let row = sqlx::query(&sql)
         .bind(case.id)
         .bind(name)
@@ -96,14 +99,26 @@ async fn add_clock(
         .bind(remind_at)
         .bind(user.account.id)
         .bind(now)
-        .fetch_one(&state.db.pool)
+        .fetch_one(&mut *tx)
         .await?;
     let clock = clock_from_row(&row, now)?;
+    let event = audit::Event::new("create", "legal_clock")
+        .entity(clock.id)
+        .case(case.id)
+        .details(json!({
+            "name": clock.name,
+            "aware_at": clock.aware_at,
+            "deadline_at": clock.deadline_at,
+            "remind_at": clock.remind_at,
+        }));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
+    tx.commit().await?;
     tracing::info!(case = number, user = user.account.id, clock = clock.id, "legal clock added");
     Ok((StatusCode::CREATED, Json(clock)))
 }
 
-/// Records that the obligation behind a clock is met, which stops its reminder.
+/// Records that the obligation behind a clock is met, which stops its reminder. A clock that
+/// is already met keeps its first time.
 async fn mark_met(
     State(state): State<AppState>,
     user: User,
@@ -111,16 +126,34 @@ async fn mark_met(
     Path((number, id)): Path<(i64, i64)>,
 ) -> Result<Json<LegalClock>> {
     let now = now_millis();
+    let mut tx = state.db.begin().await?;
     let sql = format!(
-        "UPDATE legal_clocks SET met_at = COALESCE(met_at, $1) WHERE id = $2 AND case_id = $3 RETURNING {CLOCK_COLUMNS}"
+        "UPDATE legal_clocks SET met_at = $1 WHERE id = $2 AND case_id = $3 AND met_at IS NULL RETURNING {CLOCK_COLUMNS}"
     );
-    let row = sqlx::query(&sql)
+    let updated = sqlx::query(&sql)
         .bind(now)
         .bind(id)
         .bind(case.id)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .ok_or(Error::NotFound("legal clock"))?;
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(row) = updated else {
+        drop(tx);
+        let sql = format!("SELECT {CLOCK_COLUMNS} FROM legal_clocks WHERE id = $1 AND case_id = $2");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .bind(case.id)
+            .fetch_optional(&state.db.pool)
+            .await?
+            .ok_or(Error::NotFound("legal clock"))?;
+        return Ok(Json(clock_from_row(&row, now)?));
+    };
+    let clock = clock_from_row(&row, now)?;
+    let event = audit::Event::new("update", "legal_clock")
+        .entity(id)
+        .case(case.id)
+        .details(json!({"before": {"met_at": null}, "after": {"met_at": clock.met_at}}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
+    tx.commit().await?;
     tracing::info!(case = number, user = user.account.id, clock = id, "legal clock met");
-    Ok(Json(clock_from_row(&row, now)?))
+    Ok(Json(clock))
 }

@@ -5,10 +5,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use rekey_types::{Phase, PlaybookInput, PlaybookStep, PlaybookTemplate};
+use serde_json::json;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use crate::api::cases::stored_value_error;
+use crate::audit::{self, Actor};
 use crate::auth::{Admin, User};
 use crate::db::{is_unique_violation, now_millis, time_column, Tx};
 use crate::error::{Error, Json, Result};
@@ -96,9 +98,10 @@ async fn list_playbooks(
     let rows = sqlx::query("SELECT id FROM playbook_templates ORDER BY name")
         .fetch_all(&state.db.pool)
         .await?;
+    let mut connection = state.db.pool.acquire().await?;
     let mut playbooks = Vec::with_capacity(rows.len());
     for row in rows {
-        playbooks.push(fetch_playbook(&state, row.try_get("id")?).await?);
+        playbooks.push(fetch_playbook(&mut connection, row.try_get("id")?).await?);
     }
     Ok(Json(playbooks))
 }
@@ -108,22 +111,24 @@ async fn get_playbook(
     _user: User,
     Path(id): Path<i64>,
 ) -> Result<Json<PlaybookTemplate>> {
-    Ok(Json(fetch_playbook(&state, id).await?))
+    let mut connection = state.db.pool.acquire().await?;
+    Ok(Json(fetch_playbook(&mut connection, id).await?))
 }
 
-async fn fetch_playbook(state: &AppState, id: i64) -> Result<PlaybookTemplate> {
+/// Loads a template with its steps, through a pooled connection or a transaction.
+async fn fetch_playbook(connection: &mut AnyConnection, id: i64) -> Result<PlaybookTemplate> {
     let row = sqlx::query(
         "SELECT id, name, description, is_default, version, updated_at FROM playbook_templates WHERE id = $1",
     )
     .bind(id)
-    .fetch_optional(&state.db.pool)
+    .fetch_optional(&mut *connection)
     .await?
     .ok_or(Error::NotFound("playbook"))?;
     let steps = sqlx::query(
         "SELECT phase, title, description FROM playbook_steps WHERE template_id = $1 ORDER BY position, id",
     )
     .bind(id)
-    .fetch_all(&state.db.pool)
+    .fetch_all(&mut *connection)
     .await?;
     let is_default: i64 = row.try_get("is_default")?;
     Ok(PlaybookTemplate {
@@ -181,10 +186,13 @@ async fn create_playbook(
     .map_err(name_taken)?
     .try_get("id")?;
     insert_steps(&mut tx, id, &input.steps).await?;
+    let created = fetch_playbook(&mut tx, id).await?;
+    let event = audit::Event::new("create", "playbook").entity(id).details(json!(created));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
 
     tracing::info!(playbook = id, user = user.account.id, "playbook created");
-    Ok((StatusCode::CREATED, Json(fetch_playbook(&state, id).await?)))
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 async fn replace_playbook(
@@ -201,39 +209,47 @@ async fn replace_playbook(
         ));
     };
     let mut tx = state.db.begin().await?;
+    // Writing first takes the row's write lock before the read, as for tasks.
+    sqlx::query("UPDATE playbook_templates SET version = version WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let before = fetch_playbook(&mut tx, id).await?;
+    if before.version != version {
+        return Err(Error::StaleVersion {
+            record: "playbook",
+            current_version: before.version,
+        });
+    }
     if input.is_default {
         clear_default(&mut tx).await?;
     }
-    let result = sqlx::query(
+    sqlx::query(
         "UPDATE playbook_templates SET name = $1, description = $2, is_default = $3, \
-         version = version + 1, updated_at = $4 WHERE id = $5 AND version = $6",
+         version = version + 1, updated_at = $4 WHERE id = $5",
     )
     .bind(&name)
     .bind(&description)
     .bind(i64::from(input.is_default))
     .bind(now_millis())
     .bind(id)
-    .bind(version)
     .execute(&mut *tx)
     .await
     .map_err(name_taken)?;
-    if result.rows_affected() == 0 {
-        drop(tx);
-        let current = fetch_playbook(&state, id).await?;
-        return Err(Error::StaleVersion {
-            record: "playbook",
-            current_version: current.version,
-        });
-    }
     sqlx::query("DELETE FROM playbook_steps WHERE template_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
     insert_steps(&mut tx, id, &input.steps).await?;
+    let after = fetch_playbook(&mut tx, id).await?;
+    let event = audit::Event::new("update", "playbook")
+        .entity(id)
+        .details(json!({"before": before, "after": after}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
 
     tracing::info!(playbook = id, user = user.account.id, "playbook replaced");
-    Ok(Json(fetch_playbook(&state, id).await?))
+    Ok(Json(after))
 }
 
 async fn clear_default(tx: &mut Tx) -> Result<()> {

@@ -8,13 +8,15 @@ use rekey_types::{
     parse_zoned_time, validate_account_id, validate_email, AffectedResource, NewRecoveryAction,
     RecoveryAction, RecoveryActionUpdate, RecoveryKind, RecoveryStatus, ResourceInput,
 };
+use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::api::cases::{stored_value_error, CaseRef};
 use crate::api::containment::checked_text;
+use crate::audit::{self, Actor};
 use crate::auth::User;
-use crate::db::{is_unique_violation, now_millis, optional_time_column, to_millis, Tx};
+use crate::db::{from_millis, is_unique_violation, now_millis, optional_time_column, to_millis, Tx};
 use crate::error::{Error, Json, Result};
 use crate::api::Routes;
 use crate::AppState;
@@ -97,10 +99,10 @@ async fn link_findings(state: &AppState, case: CaseRef) -> Result<()> {
         let event_source: String = row.try_get("event_source")?;
         let resource: String = row.try_get("resource")?;
         let found = found_resource(&event_source, row.try_get("region")?, &resource);
-        sqlx::query(
+        let created = sqlx::query(
             "INSERT INTO affected_resources (case_id, resource_type, resource_id, name, account_id, \
              region, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) \
-             ON CONFLICT (case_id, resource_type, resource_id) DO NOTHING",
+             ON CONFLICT (case_id, resource_type, resource_id) DO NOTHING RETURNING id",
         )
         .bind(case.id)
         .bind(&found.resource_type)
@@ -109,8 +111,23 @@ async fn link_findings(state: &AppState, case: CaseRef) -> Result<()> {
         .bind(&found.account_id)
         .bind(&found.region)
         .bind(now)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        if let Some(created) = created {
+            let id: i64 = created.try_get("id")?;
+            let event = audit::Event::new("create", "affected_resource")
+                .entity(id)
+                .case(case.id)
+                .details(json!({
+                    "resource_type": found.resource_type,
+                    "resource_id": found.resource_id,
+                    "name": found.name,
+                    "account_id": found.account_id,
+                    "region": found.region,
+                    "finding_id": finding_id,
+                }));
+            audit::append(&mut tx, &Actor::system("rekey"), event).await?;
+        }
         sqlx::query(
             "INSERT INTO resource_findings (resource_id, finding_id) \
              SELECT id, $1 FROM affected_resources \
@@ -234,6 +251,36 @@ struct ValidResource {
     owner_notified_at: Option<i64>,
 }
 
+impl ValidResource {
+    /// Reads the stored fields of a resource row selected with `RESOURCE_SELECT`.
+    fn from_row(row: &AnyRow) -> Result<ValidResource> {
+        Ok(ValidResource {
+            resource_type: row.try_get("resource_type")?,
+            resource_id: row.try_get("resource_id")?,
+            name: row.try_get("name")?,
+            account_id: row.try_get("account_id")?,
+            region: row.try_get("region")?,
+            owner_name: row.try_get("owner_name")?,
+            owner_email: row.try_get("owner_email")?,
+            owner_notified_at: row.try_get("owner_notified_at")?,
+        })
+    }
+
+    /// Returns the fields as the audit log records them.
+    fn audit_values(&self) -> Value {
+        json!({
+            "resource_type": self.resource_type,
+            "resource_id": self.resource_id,
+            "name": self.name,
+            "account_id": self.account_id,
+            "region": self.region,
+            "owner_name": self.owner_name,
+            "owner_email": self.owner_email,
+            "owner_notified_at": self.owner_notified_at.map(from_millis),
+        })
+    }
+}
+
 fn optional(value: String) -> Option<String> {
     (!value.is_empty()).then_some(value)
 }
@@ -319,6 +366,7 @@ async fn add_resource(
 ) -> Result<(StatusCode, Json<AffectedResource>)> {
     let valid = validate_resource(&input)?;
     let now = now_millis();
+    let mut tx = state.db.begin().await?;
     let id: i64 = sqlx::query(
         "INSERT INTO affected_resources (case_id, resource_type, resource_id, name, account_id, region, \
          owner_name, owner_email, owner_notified_at, version, created_by, created_at, updated_at) \
@@ -335,10 +383,16 @@ async fn add_resource(
     .bind(valid.owner_notified_at)
     .bind(user.account.id)
     .bind(now)
-    .fetch_one(&state.db.pool)
+    .fetch_one(&mut *tx)
     .await
     .map_err(duplicate_resource)?
     .try_get("id")?;
+    let event = audit::Event::new("create", "affected_resource")
+        .entity(id)
+        .case(case.id)
+        .details(valid.audit_values());
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
+    tx.commit().await?;
 
     tracing::info!(
         case = number,
@@ -366,10 +420,32 @@ async fn replace_resource(
             "version is missing; send the version of the resource you edited",
         ));
     };
-    let result = sqlx::query(
+    let mut tx = state.db.begin().await?;
+    // Writing first takes the row's write lock before the read, as for tasks.
+    sqlx::query("UPDATE affected_resources SET version = version WHERE id = $1 AND case_id = $2")
+        .bind(id)
+        .bind(case.id)
+        .execute(&mut *tx)
+        .await?;
+    let sql = format!("{RESOURCE_SELECT} WHERE r.id = $1 AND r.case_id = $2");
+    let stored = sqlx::query(&sql)
+        .bind(id)
+        .bind(case.id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(Error::NotFound("affected resource"))?;
+    let current_version: i64 = stored.try_get("version")?;
+    if current_version != version {
+        return Err(Error::StaleVersion {
+            record: "affected resource",
+            current_version,
+        });
+    }
+    let before = ValidResource::from_row(&stored)?;
+    sqlx::query(
         "UPDATE affected_resources SET resource_type = $1, resource_id = $2, name = $3, account_id = $4, \
          region = $5, owner_name = $6, owner_email = $7, owner_notified_at = $8, version = version + 1, \
-         updated_at = $9 WHERE id = $10 AND case_id = $11 AND version = $12",
+         updated_at = $9 WHERE id = $10",
     )
     .bind(&valid.resource_type)
     .bind(&valid.resource_id)
@@ -381,18 +457,15 @@ async fn replace_resource(
     .bind(valid.owner_notified_at)
     .bind(now_millis())
     .bind(id)
-    .bind(case.id)
-    .bind(version)
-    .execute(&state.db.pool)
+    .execute(&mut *tx)
     .await
     .map_err(duplicate_resource)?;
-    if result.rows_affected() == 0 {
-        let current = fetch_resource(&state, case, id).await?;
-        return Err(Error::StaleVersion {
-            record: "affected resource",
-            current_version: current.version,
-        });
-    }
+    let event = audit::Event::new("update", "affected_resource")
+        .entity(id)
+        .case(case.id)
+        .details(json!({"before": before.audit_values(), "after": valid.audit_values()}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
+    tx.commit().await?;
 
     tracing::info!(
         case = number,
@@ -414,6 +487,7 @@ async fn add_recovery_action(
     let notes = checked_text("notes", &input.notes, 5_000)?;
     let finished = matches!(input.status, RecoveryStatus::Done | RecoveryStatus::Failed);
     let now = now_millis();
+    let mut tx = state.db.begin().await?;
     let id: i64 = sqlx::query(
         "INSERT INTO recovery_actions (case_id, resource_id, kind, status, performed_by, done_at, \
          cmdb_updated, notes, version, created_by, created_at, updated_at) \
@@ -428,9 +502,20 @@ async fn add_recovery_action(
     .bind(&notes)
     .bind(user.account.id)
     .bind(now)
-    .fetch_one(&state.db.pool)
+    .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
+    let event = audit::Event::new("create", "recovery_action")
+        .entity(id)
+        .case(case.id)
+        .details(json!({
+            "resource_id": resource_id,
+            "kind": input.kind,
+            "status": input.status,
+            "notes": notes,
+        }));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
+    tx.commit().await?;
 
     tracing::info!(
         case = number,
@@ -499,14 +584,16 @@ async fn update_recovery_action(
         performed_by = finished.then_some(user.account.id);
         done_at = finished.then(now_millis);
     }
-    let cmdb_updated = match input.cmdb_updated {
-        Some(value) => i64::from(value),
-        None => row.try_get("cmdb_updated")?,
-    };
-    let notes = match notes {
-        Some(notes) => notes,
-        None => row.try_get("notes")?,
-    };
+    let stored_cmdb_updated: i64 = row.try_get("cmdb_updated")?;
+    let cmdb_updated = input.cmdb_updated.map_or(stored_cmdb_updated, i64::from);
+    let stored_notes: String = row.try_get("notes")?;
+    let notes = notes.unwrap_or_else(|| stored_notes.clone());
+    let before = json!({
+        "status": stored_status,
+        "done_at": row.try_get::<Option<i64>, _>("done_at")?.map(from_millis),
+        "cmdb_updated": stored_cmdb_updated != 0,
+        "notes": stored_notes,
+    });
     sqlx::query(
         "UPDATE recovery_actions SET status = $1, performed_by = $2, done_at = $3, cmdb_updated = $4, \
          notes = $5, version = version + 1, updated_at = $6 WHERE id = $7",
@@ -520,6 +607,17 @@ async fn update_recovery_action(
     .bind(id)
     .execute(&mut *tx)
     .await?;
+    let after = json!({
+        "status": status,
+        "done_at": done_at.map(from_millis),
+        "cmdb_updated": cmdb_updated != 0,
+        "notes": notes,
+    });
+    let event = audit::Event::new("update", "recovery_action")
+        .entity(id)
+        .case(case.id)
+        .details(json!({"before": before, "after": after}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
 
     tracing::info!(case = number, recovery = id, user = user.account.id, status = %status, "recovery action changed");

@@ -6,10 +6,12 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use rekey_trail::Provider;
 use rekey_types::{FindingCategory, FindingRule, NewFindingRule, UserRole};
+use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::api::cases::stored_value_error;
+use crate::audit::{self, Actor};
 use crate::auth::{Admin, User};
 use crate::db::now_millis;
 use crate::error::{parse_json, Error, Json, Result};
@@ -129,6 +131,7 @@ async fn add_rule(
         .fetch_one(&state.db.pool)
         .await?
         .try_get("next")?;
+    let mut tx = state.db.begin().await?;
     let id: i64 = sqlx::query(
         "INSERT INTO finding_rules (name, category, severity, provider, patterns, enabled, builtin, position, created_at) \
          VALUES ($1, $2, $3, $4, $5, 1, 0, $6, $7) RETURNING id",
@@ -140,9 +143,18 @@ async fn add_rule(
     .bind(patterns.join("\n"))
     .bind(position)
     .bind(now_millis())
-    .fetch_one(&state.db.pool)
+    .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
+    let event = audit::Event::new("create", "finding_rule").entity(id).details(json!({
+        "name": input.name,
+        "category": input.category.as_str(),
+        "severity": input.severity,
+        "provider": provider.as_str(),
+        "patterns": patterns,
+    }));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
+    tx.commit().await?;
     tracing::info!(rule = id, name = %input.name, user = user.account.id, "finding rule added");
     Ok((StatusCode::CREATED, Json(load_rule(&state, id).await?)))
 }
@@ -159,15 +171,28 @@ async fn load_rule(state: &AppState, id: i64) -> Result<FindingRule> {
 
 async fn set_enabled(state: &AppState, user: &User, id: i64, enabled: bool) -> Result<Json<FindingRule>> {
     require_admin(user)?;
-    let updated = sqlx::query("UPDATE finding_rules SET enabled = $1 WHERE id = $2")
+    let mut tx = state.db.begin().await?;
+    // Writing first takes the row's write lock before the read, as for tasks.
+    sqlx::query("UPDATE finding_rules SET enabled = enabled WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let before: i64 = sqlx::query("SELECT enabled FROM finding_rules WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(Error::NotFound("rule"))?
+        .try_get("enabled")?;
+    sqlx::query("UPDATE finding_rules SET enabled = $1 WHERE id = $2")
         .bind(i64::from(enabled))
         .bind(id)
-        .execute(&state.db.pool)
-        .await?
-        .rows_affected();
-    if updated == 0 {
-        return Err(Error::NotFound("rule"));
-    }
+        .execute(&mut *tx)
+        .await?;
+    let event = audit::Event::new("update", "finding_rule")
+        .entity(id)
+        .details(json!({"before": {"enabled": before != 0}, "after": {"enabled": enabled}}));
+    audit::append(&mut tx, &Actor::user(user), event).await?;
+    tx.commit().await?;
     tracing::info!(rule = id, enabled, user = user.account.id, "finding rule changed");
     Ok(Json(load_rule(state, id).await?))
 }

@@ -3,9 +3,11 @@
 use axum::extract::{Path, State};
 use axum::routing::post;
 use rekey_types::{Case, Severity, SeverityChange};
+use serde_json::json;
 use sqlx::Row;
 
 use crate::api::cases::{fetch_case, stored_value_error, CaseRef};
+use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::now_millis;
 use crate::error::{Error, Json, Result};
@@ -54,6 +56,11 @@ async fn change_severity(
         by: user.account.display_name.clone(),
     };
     mail::enqueue_case_event(&mut tx, &state.settings, case.id, &event).await?;
+    let event = audit::Event::new("severity_changed", "case")
+        .entity(number)
+        .case(case.id)
+        .details(json!({"before": previous, "after": input.severity}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
 

@@ -6,8 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use rekey_types::{
-    validate_email, Audience, DeliveryAttempt, DeliveryStatus, NewStakeholder, Notification, Stakeholder, StakeholderRole,
-    SubscriptionsUpdate,
+    validate_email, Audience, DeliveryAttempt, DeliveryStatus, FindingSeverity, NewStakeholder, Notification, Stakeholder,
+    StakeholderRole, SubscriptionsUpdate,
 };
 use serde_json::json;
 use sqlx::any::AnyRow;
@@ -31,12 +31,13 @@ pub fn router() -> Routes {
         .route("/cases/{number}/notifications/{id}/retry", post(retry_notification))
 }
 
-const STAKEHOLDER_COLUMNS: &str = "id, name, email, role, audience, subscriptions, created_at";
+const STAKEHOLDER_COLUMNS: &str = "id, name, email, role, audience, subscriptions, finding_min_severity, created_at";
 
 fn stakeholder_from_row(row: &AnyRow) -> Result<Stakeholder> {
     let role: String = row.try_get("role")?;
     let audience: String = row.try_get("audience")?;
     let subscriptions: String = row.try_get("subscriptions")?;
+    let threshold: String = row.try_get("finding_min_severity")?;
     Ok(Stakeholder {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -44,6 +45,8 @@ fn stakeholder_from_row(row: &AnyRow) -> Result<Stakeholder> {
         role: StakeholderRole::parse(&role).ok_or_else(|| stored_value_error("role", &role))?,
         audience: Audience::parse(&audience).ok_or_else(|| stored_value_error("audience", &audience))?,
         subscriptions: mail::parse_subscriptions(&subscriptions),
+        finding_min_severity: FindingSeverity::parse(&threshold)
+            .ok_or_else(|| stored_value_error("finding_min_severity", &threshold))?,
         created_at: time_column(row, "created_at")?,
     })
 }
@@ -76,8 +79,8 @@ async fn add_stakeholder(
 
     let mut tx = state.db.begin().await?;
     let sql = format!(
-        "INSERT INTO stakeholders (case_id, name, email, role, audience, subscriptions, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {STAKEHOLDER_COLUMNS}"
+        "INSERT INTO stakeholders (case_id, name, email, role, audience, subscriptions, finding_min_severity, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {STAKEHOLDER_COLUMNS}"
     );
     let inserted = sqlx::query(&sql)
     .bind(case.id)
@@ -86,6 +89,7 @@ async fn add_stakeholder(
     .bind(input.role.as_str())
     .bind(input.audience.as_str())
     .bind(mail::format_subscriptions(&input.subscriptions))
+    .bind(input.finding_min_severity.as_str())
     .bind(now_millis())
     .fetch_one(&mut *tx)
     .await;
@@ -100,14 +104,21 @@ async fn add_stakeholder(
     let event = audit::Event::new("stakeholder_added", "stakeholder")
         .entity(stakeholder.id)
         .case(case.id)
-        .details(json!({"name": stakeholder.name, "email": stakeholder.email, "role": stakeholder.role}));
+        .details(json!({
+            "name": stakeholder.name,
+            "email": stakeholder.email,
+            "role": stakeholder.role,
+            "subscriptions": stakeholder.subscriptions,
+            "finding_min_severity": stakeholder.finding_min_severity,
+        }));
     audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
     tracing::info!(case = case.number, user = user.account.id, "stakeholder added");
     Ok((StatusCode::CREATED, Json(stakeholder)))
 }
 
-/// Replaces the event kinds a stakeholder receives email about.
+/// Replaces the event kinds a stakeholder receives email about and, when given, the lowest
+/// severity of the findings among them.
 async fn update_subscriptions(
     State(state): State<AppState>,
     user: User,
@@ -115,18 +126,43 @@ async fn update_subscriptions(
     Path((_, stakeholder_id)): Path<(i64, i64)>,
     Json(input): Json<SubscriptionsUpdate>,
 ) -> Result<Json<Stakeholder>> {
+    let mut tx = state.db.begin().await?;
+    // Writing first takes the row's write lock before the read, as for tasks.
+    sqlx::query("UPDATE stakeholders SET subscriptions = subscriptions WHERE id = $1 AND case_id = $2")
+        .bind(stakeholder_id)
+        .bind(case.id)
+        .execute(&mut *tx)
+        .await?;
+    let sql = format!("SELECT {STAKEHOLDER_COLUMNS} FROM stakeholders WHERE id = $1 AND case_id = $2");
+    let row = sqlx::query(&sql)
+        .bind(stakeholder_id)
+        .bind(case.id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(Error::NotFound("stakeholder"))?;
+    let before = stakeholder_from_row(&row)?;
+    let threshold = input.finding_min_severity.unwrap_or(before.finding_min_severity);
     let sql = format!(
-        "UPDATE stakeholders SET subscriptions = $1 WHERE id = $2 AND case_id = $3 RETURNING {STAKEHOLDER_COLUMNS}"
+        "UPDATE stakeholders SET subscriptions = $1, finding_min_severity = $2 WHERE id = $3 RETURNING {STAKEHOLDER_COLUMNS}"
     );
     let row = sqlx::query(&sql)
         .bind(mail::format_subscriptions(&input.subscriptions))
+        .bind(threshold.as_str())
         .bind(stakeholder_id)
-        .bind(case.id)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .ok_or(Error::NotFound("stakeholder"))?;
+        .fetch_one(&mut *tx)
+        .await?;
+    let after = stakeholder_from_row(&row)?;
+    let event = audit::Event::new("update", "stakeholder")
+        .entity(stakeholder_id)
+        .case(case.id)
+        .details(json!({
+            "before": {"subscriptions": before.subscriptions, "finding_min_severity": before.finding_min_severity},
+            "after": {"subscriptions": after.subscriptions, "finding_min_severity": after.finding_min_severity},
+        }));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
+    tx.commit().await?;
     tracing::info!(case = case.number, user = user.account.id, stakeholder = stakeholder_id, "subscriptions changed");
-    Ok(Json(stakeholder_from_row(&row)?))
+    Ok(Json(after))
 }
 
 const NOTIFICATION_COLUMNS: &str = "id, stakeholder_id, recipient, subject, status, attempts, last_error, \

@@ -4,10 +4,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use rekey_types::{NewStatusUpdate, OverdueUpdate, RedactionKind, StatusUpdate, UpdateSchedule};
+use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::api::cases::CaseRef;
+use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{now_millis, time_column};
 use crate::error::{Error, Json, Result};
@@ -96,6 +98,11 @@ async fn post_status_update(
     .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
+    let event = audit::Event::new("create", "status_update")
+        .entity(id)
+        .case(case.id)
+        .details(json!({"text": redacted.text, "redactions": redactions, "recipients": recipients}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
 

@@ -6,12 +6,14 @@ use rekey_types::{
     contains_secret_key, parse_zoned_time, secret_rejected_message, Phase, PhaseChangeRecord, Task,
     TaskStatus, TaskUpdate,
 };
+use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::api::cases::{stored_value_error, CaseRef};
+use crate::audit::{self, Actor};
 use crate::auth::User;
-use crate::db::{now_millis, optional_time_column, time_column, to_millis, Tx};
+use crate::db::{from_millis, now_millis, optional_time_column, time_column, to_millis, Tx};
 use crate::error::{Error, Json, Result};
 use crate::api::Routes;
 use crate::AppState;
@@ -179,6 +181,7 @@ fn phase_change_from_row(row: &AnyRow) -> Result<PhaseChangeRecord> {
 }
 
 /// Stored state of a task that an update may change.
+#[derive(Clone)]
 struct TaskState {
     version: i64,
     status: TaskStatus,
@@ -187,6 +190,20 @@ struct TaskState {
     due_at: Option<i64>,
     finished_by: Option<i64>,
     finished_at: Option<i64>,
+}
+
+impl TaskState {
+    /// Returns the fields as the audit log records them, with times in RFC 3339.
+    fn audit_values(&self) -> Value {
+        json!({
+            "status": self.status,
+            "skip_reason": self.skip_reason,
+            "assignee_id": self.assignee_id,
+            "due_at": self.due_at.map(from_millis),
+            "finished_by": self.finished_by,
+            "finished_at": self.finished_at.map(from_millis),
+        })
+    }
 }
 
 async fn load_task_state(tx: &mut Tx, case: CaseRef, task_id: i64) -> Result<TaskState> {
@@ -321,6 +338,7 @@ async fn update_task(
             current_version: stored.version,
         });
     }
+    let before = stored.audit_values();
     let updated = apply_update(&mut tx, &user, stored, &input).await?;
 
     // The version condition makes a concurrent update that committed after the read above
@@ -349,6 +367,11 @@ async fn update_task(
             current_version: current,
         });
     }
+    let event = audit::Event::new("update", "task")
+        .entity(task_id)
+        .case(case.id)
+        .details(json!({"before": before, "after": updated.audit_values()}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
     tx.commit().await?;
 
     tracing::info!(case = number, task = task_id, user = user.account.id, status = %updated.status, "task updated");

@@ -8,10 +8,12 @@ use chrono::DateTime;
 use rekey_types::{
     validate_time_zone_name, NewTimelineEntry, Preferences, TimelineCategory, TimelineEntry,
 };
+use serde_json::json;
 use sqlx::Row;
 
 use crate::api::cases::{fetch_case, CaseRef};
 use crate::api::containment::checked_text;
+use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{from_millis, now_millis, to_millis};
 use crate::error::{Error, Json, Result};
@@ -200,9 +202,10 @@ async fn add_entry(
     let description = checked_text("description", &input.description, 5_000)?;
     let at = parsed.with_timezone(&chrono::Utc);
     let offset = parsed.offset().to_string();
-    sqlx::query(
+    let mut tx = state.db.begin().await?;
+    let id: i64 = sqlx::query(
         "INSERT INTO timeline_entries (case_id, occurred_at, zone_offset, title, description, version, \
-         created_by, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)",
+         created_by, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7) RETURNING id",
     )
     .bind(case.id)
     .bind(to_millis(at))
@@ -211,10 +214,17 @@ async fn add_entry(
     .bind(&description)
     .bind(user.account.id)
     .bind(now_millis())
-    .execute(&state.db.pool)
-    .await?;
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    let event = audit::Event::new("create", "timeline_entry")
+        .entity(id)
+        .case(case.id)
+        .details(json!({"occurred_at": at, "zone_offset": offset, "title": title, "description": description}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
+    tx.commit().await?;
 
-    tracing::info!(case = number, user = user.account.id, "timeline entry added");
+    tracing::info!(case = number, user = user.account.id, entry = id, "timeline entry added");
     let entry = TimelineEntry {
         at,
         category: TimelineCategory::Incident,
@@ -249,11 +259,27 @@ async fn put_preferences(
     if let Some(zone) = time_zone {
         validate_time_zone_name(zone).map_err(|message| Error::invalid("time_zone", message))?;
     }
+    let mut tx = state.db.begin().await?;
+    // Writing first takes the row's write lock before the read, as for tasks.
+    sqlx::query("UPDATE users SET time_zone = time_zone WHERE id = $1")
+        .bind(user.account.id)
+        .execute(&mut *tx)
+        .await?;
+    let before: Option<String> = sqlx::query("SELECT time_zone FROM users WHERE id = $1")
+        .bind(user.account.id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("time_zone")?;
     sqlx::query("UPDATE users SET time_zone = $1 WHERE id = $2")
         .bind(time_zone)
         .bind(user.account.id)
-        .execute(&state.db.pool)
+        .execute(&mut *tx)
         .await?;
+    let event = audit::Event::new("update", "preferences")
+        .entity(user.account.id)
+        .details(json!({"before": {"time_zone": before}, "after": {"time_zone": time_zone}}));
+    audit::append(&mut tx, &Actor::user(&user), event).await?;
+    tx.commit().await?;
     tracing::info!(user = user.account.id, "preferences changed");
     Ok(Json(Preferences {
         time_zone: time_zone.map(str::to_string),

@@ -4,7 +4,7 @@
 //! own transaction. A background worker (`worker.rs`) sends due rows over SMTP and retries
 //! failures with exponential backoff, so an SMTP outage delays mail but loses none.
 
-use rekey_types::{EventKind, Phase, Severity};
+use rekey_types::{EventKind, FindingSeverity, Phase, Severity};
 use sqlx::Row;
 
 use crate::api::cases::stored_value_error;
@@ -15,7 +15,7 @@ use crate::error::Result;
 mod template;
 mod worker;
 
-pub use template::{escape_html, render_case_event, render_lead_reminder, CaseEvent, CaseFacts, RenderedEmail};
+pub use template::{escape_html, render_case_event, render_lead_reminder, CaseEvent, CaseFacts, NewFinding, RenderedEmail};
 pub use worker::{retry_delay, retry_now, run_worker, send_due, smtp_reply, smtp_transport, RetryOutcome};
 
 /// Replaces every secret in `text` with `[REDACTED]`; `crate::redact::redact` also reports the
@@ -79,29 +79,39 @@ fn containment_completion(event: &CaseEvent) -> Option<CaseEvent> {
 /// inside the caller's transaction, and returns how many were queued.
 ///
 /// A phase change out of containment goes to followers of containment complete as that event
-/// instead, so a stakeholder who follows both gets one email.
+/// instead, so a stakeholder who follows both gets one email. New findings go to each follower
+/// of findings as one email that lists those at or above the follower's threshold, and to
+/// none when no finding reaches it.
 pub async fn enqueue_case_event(tx: &mut Tx, settings: &Settings, case_id: i64, event: &CaseEvent) -> Result<u64> {
     let case = load_case_facts(tx, settings, case_id).await?;
-    let main = (event.kind(), render_case_event(&case, event));
-    let containment = containment_completion(event).map(|event| (event.kind(), render_case_event(&case, &event)));
+    let containment = containment_completion(event);
 
-    let stakeholders = sqlx::query("SELECT id, email, subscriptions FROM stakeholders WHERE case_id = $1 ORDER BY id")
-        .bind(case_id)
-        .fetch_all(&mut **tx)
-        .await?;
+    let stakeholders = sqlx::query(
+        "SELECT id, email, subscriptions, finding_min_severity FROM stakeholders WHERE case_id = $1 ORDER BY id",
+    )
+    .bind(case_id)
+    .fetch_all(&mut **tx)
+    .await?;
     let mut queued = 0;
     for stakeholder in &stakeholders {
         let subscriptions = parse_subscriptions(&stakeholder.try_get::<String, _>("subscriptions")?);
+        let threshold: String = stakeholder.try_get("finding_min_severity")?;
+        let threshold =
+            FindingSeverity::parse(&threshold).ok_or_else(|| stored_value_error("finding_min_severity", &threshold))?;
         let chosen = match &containment {
-            Some(email) if subscriptions.contains(&email.0) => email,
-            _ if subscriptions.contains(&main.0) => &main,
+            Some(completion) if subscriptions.contains(&completion.kind()) => completion.clone(),
+            _ if subscriptions.contains(&event.kind()) => match event.for_finding_threshold(threshold) {
+                Some(event) => event,
+                None => continue,
+            },
             _ => continue,
         };
         let recipient = Recipient {
             stakeholder_id: Some(stakeholder.try_get("id")?),
             address: stakeholder.try_get("email")?,
         };
-        queue_email(tx, Some(case_id), &recipient, &chosen.1, Some(chosen.0)).await?;
+        let email = render_case_event(&case, &chosen);
+        queue_email(tx, Some(case_id), &recipient, &email, Some(chosen.kind())).await?;
         queued += 1;
     }
     Ok(queued)

@@ -3,15 +3,30 @@
 //! Every text that comes from a person (case title, status update, call names from a trail)
 //! is redacted before it goes into a template, and HTML-escaped in the HTML part.
 
-use rekey_types::{case_reference, EventKind, Phase, RedactionKind, Severity};
+use chrono::{DateTime, Utc};
+use rekey_types::{case_reference, EventKind, FindingSeverity, Phase, RedactionKind, Severity};
 
 use crate::redact::redact_into;
+
+/// Maximum findings listed one by one in a findings email; the rest are counted.
+const MAX_LISTED_FINDINGS: usize = 20;
+
+/// A new eradication finding as a findings email lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFinding {
+    pub severity: FindingSeverity,
+    /// API call, such as `CreateUser`.
+    pub event_name: String,
+    pub event_time: DateTime<Utc>,
+    pub resource: Option<String>,
+}
 
 /// Something that happened on a case that stakeholders hear about.
 #[derive(Debug, Clone)]
 pub enum CaseEvent {
     PhaseChanged { from: Phase, to: Phase, by: String },
-    FindingsAdded { count: i64, calls: Vec<String>, by: String },
+    /// Findings that one trail import or re-analysis added, at or above `threshold`.
+    FindingsAdded { findings: Vec<NewFinding>, threshold: FindingSeverity, by: String },
     SeverityChanged { from: Severity, to: Severity, by: String },
     /// The case left the containment phase for a later one.
     ContainmentComplete { to: Phase, by: String },
@@ -30,11 +45,37 @@ impl CaseEvent {
         }
     }
 
+    /// Returns the event as a stakeholder with finding threshold `threshold` receives it: new
+    /// findings below the threshold are left out, and `None` means none is left. Other events
+    /// are returned unchanged.
+    pub fn for_finding_threshold(&self, threshold: FindingSeverity) -> Option<CaseEvent> {
+        let CaseEvent::FindingsAdded { findings, by, .. } = self else {
+            return Some(self.clone());
+        };
+        let at_or_above: Vec<NewFinding> = findings
+            .iter()
+            .filter(|finding| finding.severity.at_least(threshold))
+            .cloned()
+            .collect();
+        (!at_or_above.is_empty()).then(|| CaseEvent::FindingsAdded {
+            findings: at_or_above,
+            threshold,
+            by: by.clone(),
+        })
+    }
+
     /// Short form of the change for the subject line.
     fn headline(&self) -> String {
         match self {
             CaseEvent::PhaseChanged { to, .. } => format!("moved to {}", to.label()),
-            CaseEvent::FindingsAdded { count, .. } => format!("{count} new eradication finding(s)"),
+            CaseEvent::FindingsAdded { findings, threshold, .. } => match threshold {
+                FindingSeverity::Low => format!("{} new eradication finding(s)", findings.len()),
+                _ => format!(
+                    "{} new eradication finding(s) of severity {} or higher",
+                    findings.len(),
+                    threshold.as_str()
+                ),
+            },
             CaseEvent::SeverityChanged { from, to, .. } => {
                 // Severity::ALL runs from P1 (most urgent) down to P4.
                 let raised = Severity::ALL.iter().position(|s| s == to) < Severity::ALL.iter().position(|s| s == from);
@@ -52,16 +93,7 @@ impl CaseEvent {
             CaseEvent::PhaseChanged { from, to, by } => {
                 vec![format!("{by} moved the case from {} to {}.", from.label(), to.label())]
             }
-            CaseEvent::FindingsAdded { count, calls, by } => {
-                let mut paragraphs = vec![format!(
-                    "A trail import by {by} added {count} eradication finding(s): calls made with a leaked \
-                     credential after the compromise time."
-                )];
-                if !calls.is_empty() {
-                    paragraphs.push(format!("Calls flagged: {}.", calls.join(", ")));
-                }
-                paragraphs
-            }
+            CaseEvent::FindingsAdded { findings, threshold, by } => findings_paragraphs(findings, *threshold, by),
             CaseEvent::SeverityChanged { from, to, by } => {
                 vec![format!("{by} changed the severity from {} to {}.", from.label(), to.label())]
             }
@@ -77,6 +109,52 @@ impl CaseEvent {
             }
         }
     }
+}
+
+/// Describes new findings: how many of each severity, then the most severe, oldest first
+/// within a severity, one a line.
+fn findings_paragraphs(findings: &[NewFinding], threshold: FindingSeverity, by: &str) -> Vec<String> {
+    let scope = match threshold {
+        FindingSeverity::Low => String::new(),
+        _ => format!(" of severity {} or higher", threshold.as_str()),
+    };
+    let mut paragraphs = vec![format!(
+        "Trail analysis by {by} added {} eradication finding(s){scope}: calls made with a leaked credential \
+         after the compromise time.",
+        findings.len()
+    )];
+    let counts: Vec<String> = FindingSeverity::ALL
+        .iter()
+        .filter_map(|severity| {
+            let count = findings.iter().filter(|finding| finding.severity == *severity).count();
+            (count > 0).then(|| format!("{count} {}", severity.as_str()))
+        })
+        .collect();
+    paragraphs.push(format!("By severity: {}.", counts.join(", ")));
+
+    let mut sorted: Vec<&NewFinding> = findings.iter().collect();
+    sorted.sort_by_key(|finding| {
+        let rank = FindingSeverity::ALL.iter().position(|s| *s == finding.severity);
+        (rank, finding.event_time)
+    });
+    let mut lines: Vec<String> = sorted
+        .iter()
+        .take(MAX_LISTED_FINDINGS)
+        .map(|finding| {
+            let target = finding.resource.as_deref().map(|r| format!(" on {r}")).unwrap_or_default();
+            format!(
+                "{} {}: {}{target}",
+                finding.event_time.format("%Y-%m-%d %H:%M:%S UTC"),
+                finding.severity.as_str(),
+                finding.event_name
+            )
+        })
+        .collect();
+    if sorted.len() > MAX_LISTED_FINDINGS {
+        lines.push(format!("and {} more on the case page", sorted.len() - MAX_LISTED_FINDINGS));
+    }
+    paragraphs.push(lines.join("\n"));
+    paragraphs
 }
 
 /// The case as an email shows it.
@@ -246,6 +324,53 @@ mod tests {
             assert!(!part.contains("hunter22"), "{part}");
         }
         assert_eq!(email.redactions, [RedactionKind::CloudSecretKey, RedactionKind::Password]);
+    }
+
+    fn finding(severity: FindingSeverity, minute: u32) -> NewFinding {
+        NewFinding {
+            severity,
+            event_name: format!("Call{minute}"),
+            event_time: chrono::TimeZone::with_ymd_and_hms(&Utc, 2024, 3, 1, 10, minute, 0).unwrap(),
+            resource: None,
+        }
+    }
+
+    #[test]
+    fn findings_threshold_filters_and_counts() {
+        let event = CaseEvent::FindingsAdded {
+            findings: vec![
+                finding(FindingSeverity::Low, 1),
+                finding(FindingSeverity::High, 2),
+                finding(FindingSeverity::Medium, 3),
+            ],
+            threshold: FindingSeverity::Low,
+            by: "Ana".to_string(),
+        };
+        let medium = event.for_finding_threshold(FindingSeverity::Medium).unwrap();
+        assert_eq!(medium.headline(), "2 new eradication finding(s) of severity medium or higher");
+        let paragraphs = medium.paragraphs();
+        assert_eq!(paragraphs[1], "By severity: 1 high, 1 medium.");
+        assert_eq!(
+            paragraphs[2],
+            "2024-03-01 10:02:00 UTC high: Call2\n2024-03-01 10:03:00 UTC medium: Call3",
+            "most severe first"
+        );
+        let high_only = CaseEvent::FindingsAdded {
+            findings: vec![finding(FindingSeverity::Low, 1)],
+            threshold: FindingSeverity::Low,
+            by: "Ana".to_string(),
+        };
+        assert!(high_only.for_finding_threshold(FindingSeverity::High).is_none());
+        assert!(phase_change().for_finding_threshold(FindingSeverity::High).is_some());
+    }
+
+    #[test]
+    fn findings_list_is_capped() {
+        let findings = (0..25).map(|minute| finding(FindingSeverity::Medium, minute)).collect();
+        let event = CaseEvent::FindingsAdded { findings, threshold: FindingSeverity::Low, by: "Ana".to_string() };
+        let list = &event.paragraphs()[2];
+        assert_eq!(list.lines().count(), MAX_LISTED_FINDINGS + 1);
+        assert!(list.ends_with("and 5 more on the case page"), "{list}");
     }
 
     #[test]

@@ -89,7 +89,12 @@ async fn viewer_reads_but_cannot_change(backend: Backend) {
     let error = expect_status(response, StatusCode::FORBIDDEN).await;
     assert!(error["error"]["message"].as_str().unwrap().contains("read-only"));
 
+    // An analyst writes, but moving on past open tasks takes a lead.
     add_member(&app, "viewer", "analyst").await;
+    let response = viewer.post("/api/v1/cases/1/phase", &json!({"phase": "containment", "force": true, "reason": "moving on for the test"})).await;
+    let error = expect_status(response, StatusCode::FORBIDDEN).await;
+    assert!(error["error"]["message"].as_str().unwrap().contains("only a lead"), "{error}");
+    add_member(&app, "viewer", "lead").await;
     let response = viewer.post("/api/v1/cases/1/phase", &json!({"phase": "containment", "force": true, "reason": "moving on for the test"})).await;
     expect_status(response, StatusCode::OK).await;
 }

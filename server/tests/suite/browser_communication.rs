@@ -83,16 +83,19 @@ async fn report_to_stakeholders(client: &Client, app: &TestApp) -> Result<(), fa
     let communications = text_of(client, "communications").await;
     assert!(communications.contains("dpa@example.org"), "{communications}");
 
-    // The lead stops status updates to Dana.
+    // The lead stops status updates to Dana and limits her findings emails to high severity.
     client.find(Locator::Css(r#"tr[data-stakeholder="1"] summary"#)).await?.click().await?;
     click(client, "stakeholder-1-subscription-status_updates").await?;
+    let threshold = client.find(Locator::Id("stakeholder-1-subscription-finding-min-severity")).await?;
+    threshold.select_by_value("high").await?;
     client.find(Locator::Css(r#"tr[data-stakeholder="1"] button[type="submit"]"#)).await?.click().await?;
-    wait_for("Dana's subscriptions saved", Duration::from_secs(15), || async {
+    let labels = wait_for("Dana's subscriptions saved", Duration::from_secs(15), || async {
         let row = client.find(Locator::Css(r#"tr[data-stakeholder="1"] .subscription-labels"#)).await.ok()?;
         let text = row.text().await.ok()?;
-        (!text.is_empty() && !text.contains("Status updates")).then_some(())
+        (!text.is_empty() && !text.contains("Status updates")).then_some(text)
     })
     .await;
+    assert!(labels.contains("New eradication findings (high or higher)"), "{labels}");
 
     // The administrator checks the SMTP settings with a test email.
     click(client, "mail-settings").await?;

@@ -1,7 +1,9 @@
 //! One case walked through all five phases in headless Chromium. The walk ticks playbook
-//! tasks and records two credentials with containment actions. A trail import then shows a
-//! use after containment, and the walk goes on through impact records, affected resources
-//! with owners and recovery actions to the timeline, shown in a time zone east of UTC.
+//! tasks and records the leaked key. A first trail import shows the key creating a second
+//! access key, which the walk confirms as a derived credential. Both keys get containment
+//! actions, and a second import shows the derived key used after containment. The walk goes on
+//! through impact records, affected resources with owners and recovery actions to the timeline.
+//! Every time shows in a time zone east of UTC once the user picks it.
 
 use std::time::Duration;
 
@@ -14,7 +16,48 @@ use serde_json::json;
 
 use crate::browser::{click, connect, fill, start_driver, text_of};
 use crate::helpers::{expect_status, spawn_app, wait_for, Backend, TestApp, ADMIN_PASSWORD};
-use crate::trail_fixtures::{records_file, standard_events, COMPROMISE_TIME, LEAKED_KEY};
+use crate::trail_fixtures::{event, key_creation, records_file, COMPROMISE_TIME, LEAKED_KEY, OTHER_KEY};
+
+/// Access key that the leaked key creates in the first trail.
+const DERIVED_KEY: &str = "AKIAIOSFODNN7DERIVB1";
+
+/// Paths of the two trail files the walk uploads.
+struct Trails {
+    /// Calls of the leaked key before containment, one of which creates the derived key.
+    before_containment: std::path::PathBuf,
+    /// A call of the derived key after its containment.
+    after_containment: std::path::PathBuf,
+}
+
+/// Writes the two trail files into `dir`.
+fn write_trails(dir: &std::path::Path) -> Trails {
+    let first = vec![
+        event("e-before", "2024-03-01T09:59:59Z", "CreateUser", LEAKED_KEY),
+        event("e-create-user", "2024-03-01T10:00:00Z", "CreateUser", LEAKED_KEY),
+        key_creation("e-create-key", "2024-03-01T10:01:00Z", LEAKED_KEY, DERIVED_KEY),
+        event("e-other-key", "2024-03-01T10:06:00Z", "CreateAccessKey", OTHER_KEY),
+    ];
+    let second = vec![event("e-derived-use", "2024-03-01T10:10:00Z", "DescribeInstances", DERIVED_KEY)];
+    let trails = Trails {
+        before_containment: dir.join("trail-before-containment.json"),
+        after_containment: dir.join("trail-after-containment.json"),
+    };
+    std::fs::write(&trails.before_containment, records_file(&first)).unwrap();
+    std::fs::write(&trails.after_containment, records_file(&second)).unwrap();
+    trails
+}
+
+/// Uploads one trail file through the imports form and waits until the import is listed.
+async fn import_trail(client: &Client, trail: &std::path::Path, imports_before: usize) -> Result<(), CmdError> {
+    let upload = client.wait().for_element(Locator::Id("import-files")).await?;
+    upload.send_keys(&trail.display().to_string()).await?;
+    click(client, "import-submit").await?;
+    wait_for("the import listed", STEP_TIMEOUT, || async {
+        (count_css(client, "#imports tbody tr").await > imports_before).then_some(())
+    })
+    .await;
+    Ok(())
+}
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -124,7 +167,42 @@ async fn playbooks_page(client: &Client) -> Result<(), CmdError> {
     Ok(())
 }
 
-async fn identification(client: &Client, app: &TestApp) -> Result<(), CmdError> {
+/// Confirms the access key that the first import proposed and returns its credential id. The
+/// user `backdoor`, proposed by the same import, stays proposed.
+async fn confirm_derived_key(client: &Client) -> Result<String, CmdError> {
+    let rows = "#proposed-credentials tr[data-proposed]";
+    wait_for("two proposed credentials", STEP_TIMEOUT, || async {
+        (count_css(client, rows).await == 2).then_some(())
+    })
+    .await;
+    let mut derived = None;
+    for row in client.find_all(Locator::Css(rows)).await? {
+        let text = row.text().await?;
+        if text.contains(DERIVED_KEY) {
+            assert!(text.contains("credential #1"), "created by the leaked key: {text}");
+            derived = row.attr("data-proposed").await?;
+        } else {
+            assert!(text.contains("backdoor"), "{text}");
+        }
+    }
+    let id = derived.unwrap_or_else(|| panic!("{DERIVED_KEY} not proposed"));
+    click_css(client, &format!("#proposed-credentials tr[data-proposed='{id}'] .confirm-credential")).await;
+    let status = wait_for("the confirmation", STEP_TIMEOUT, || async {
+        let text = text_of(client, "proposed-status").await;
+        text.contains("Confirmed").then_some(text)
+    })
+    .await;
+    assert!(status.contains(DERIVED_KEY), "{status}");
+    let card = format!(".containment-credential[data-credential='{id}'][data-status='confirmed']");
+    wait_for("the derived key confirmed under containment", STEP_TIMEOUT, || async {
+        (count_css(client, &card).await == 1).then_some(())
+    })
+    .await;
+    Ok(id)
+}
+
+/// Opens the case and works through identification; returns the derived key's credential id.
+async fn identification(client: &Client, app: &TestApp, trail: &std::path::Path) -> Result<String, CmdError> {
     client.goto(&format!("{}/login", app.base)).await?;
     fill(client, "login-username", "admin").await?;
     fill(client, "login-password", ADMIN_PASSWORD).await?;
@@ -144,17 +222,8 @@ async fn identification(client: &Client, app: &TestApp) -> Result<(), CmdError> 
     fill(client, "credential-access-key-id", LEAKED_KEY).await?;
     click(client, "credential-add").await?;
     wait_for_text(client, "containment-credential").await;
-    select_css(client, "#credential-kind", "temporary_role_credentials").await;
-    fill(client, "credential-access-key-id", "").await?;
-    select_css(client, "#credential-principal-type", "role").await;
-    fill(client, "credential-principal-name", "ci-deploy").await?;
-    click(client, "credential-add").await?;
-    wait_for(
-        "two credentials under containment",
-        STEP_TIMEOUT,
-        || async { (count_css(client, ".containment-credential").await == 2).then_some(()) },
-    )
-    .await;
+    import_trail(client, trail, 0).await?;
+    let derived = confirm_derived_key(client).await?;
 
     click(client, "impact-none").await?;
     wait_for_text(client, "data-kind=\"no_end_user_impact\"").await;
@@ -177,6 +246,11 @@ async fn identification(client: &Client, app: &TestApp) -> Result<(), CmdError> 
         (zone == "Asia/Kolkata" && times.contains("+05:30")).then_some(())
     })
     .await;
+    // The zone applies to every time on the page, not only the timeline.
+    let finding_time = find_css(client, "tr.finding[data-event-id='e-create-user'] time").await.text().await?;
+    assert_eq!(finding_time, "2024-03-01 15:30:00 +05:30");
+    let import_time = find_css(client, "#imports tbody tr time").await.text().await?;
+    assert!(import_time.ends_with("+05:30"), "{import_time}");
 
     // One step does not apply here and is skipped with its reason.
     let deployments = ".task-phase[data-phase='identification'] li.task:nth-child(6)";
@@ -192,11 +266,11 @@ async fn identification(client: &Client, app: &TestApp) -> Result<(), CmdError> 
     finish_tasks(client, "identification").await;
     advance_phase(client, "Containment").await;
     assert_eq!(current_phase(client).await, "Containment");
-    Ok(())
+    Ok(derived)
 }
 
-async fn containment(client: &Client, trail: &std::path::Path) -> Result<(), CmdError> {
-    // A fresh database numbers the access key 1 and the role credential 2.
+async fn containment(client: &Client, trail: &std::path::Path, derived: &str) -> Result<(), CmdError> {
+    // A fresh database numbers the leaked key 1.
     let key_card = ".containment-credential[data-credential='1']";
     fill_css(
         client,
@@ -219,49 +293,34 @@ async fn containment(client: &Client, trail: &std::path::Path) -> Result<(), Cmd
     click_css(client, &format!("{key_card} .action-submit")).await;
     wait_for_text(client, "access key set inactive").await;
 
-    let role_card = ".containment-credential[data-credential='2']";
-    select_css(
-        client,
-        &format!("{role_card} .action-kind"),
-        "revoke_role_sessions",
-    )
-    .await;
-    let warning = find_css(client, &format!("{role_card} .action-warning"))
-        .await
-        .text()
-        .await?;
-    assert!(
-        warning.contains("stay valid until they expire"),
-        "{warning}"
-    );
+    let action_time = find_css(client, &format!("{key_card} .containment-actions time")).await.text().await?;
+    assert_eq!(action_time, "2024-03-01 15:32:00 +05:30");
+
+    let derived_card = format!(".containment-credential[data-credential='{derived}']");
     fill_css(
         client,
-        &format!("{role_card} .action-performed-at"),
+        &format!("{derived_card} .action-performed-at"),
         "2024-03-01T10:03:00Z",
     )
     .await;
     fill_css(
         client,
-        &format!("{role_card} .action-authorised-by"),
+        &format!("{derived_card} .action-authorised-by"),
         "Incident lead",
     )
     .await;
-    click_css(client, &format!("{role_card} .action-submit")).await;
+    click_css(client, &format!("{derived_card} .action-submit")).await;
     wait_for("both credentials disabled", STEP_TIMEOUT, || async {
         (count_css(client, ".containment-credential[data-status='disabled']").await == 2)
             .then_some(())
     })
     .await;
 
-    let upload = client
-        .wait()
-        .for_element(Locator::Id("import-files"))
-        .await?;
-    upload.send_keys(&trail.display().to_string()).await?;
-    click(client, "import-submit").await?;
+    // The derived key is used seven minutes after its containment.
+    import_trail(client, trail, 1).await?;
     let alert = wait_for("the use-after-containment alert", STEP_TIMEOUT, || async {
         let text = text_of(client, "containment-alert").await;
-        text.contains(LEAKED_KEY).then_some(text)
+        text.contains(DERIVED_KEY).then_some(text)
     })
     .await;
     assert!(
@@ -269,6 +328,10 @@ async fn containment(client: &Client, trail: &std::path::Path) -> Result<(), Cmd
         "{alert}"
     );
     assert!(alert.contains("1 trail event(s)"), "{alert}");
+    assert!(alert.contains("first at 2024-03-01 15:40:00 +05:30"), "{alert}");
+    assert!(!alert.contains(LEAKED_KEY), "the leaked key passed its window: {alert}");
+    let verification = find_css(client, &format!("{derived_card} .verification")).await.text().await?;
+    assert!(verification.contains("Used after containment"), "{verification}");
 
     // The verification window failed, so the lead moves on with a recorded reason.
     finish_tasks_except_last(client, "containment").await;
@@ -363,9 +426,11 @@ async fn plan_last_task(client: &Client) {
             .await
             .ok()?;
         let datetime = due.attr("datetime").await.ok()??;
-        (datetime == "2024-03-08T08:00:00+00:00").then_some(())
+        (datetime == "2024-03-08T08:00:00+00:00").then_some(due)
     })
     .await;
+    let due = find_css(client, &format!("{item} .task-due time")).await.text().await.unwrap();
+    assert_eq!(due, "2024-03-08 13:30:00 +05:30");
 }
 
 async fn eradication_and_recovery(client: &Client, app: &TestApp) -> Result<(), CmdError> {
@@ -466,13 +531,9 @@ async fn check_timeline(client: &Client) -> Result<(), CmdError> {
     Ok(())
 }
 
-async fn walk_case(
-    client: &Client,
-    app: &TestApp,
-    trail: &std::path::Path,
-) -> Result<(), CmdError> {
-    identification(client, app).await?;
-    containment(client, trail).await?;
+async fn walk_case(client: &Client, app: &TestApp, trails: &Trails) -> Result<(), CmdError> {
+    let derived = identification(client, app, &trails.before_containment).await?;
+    containment(client, &trails.after_containment, &derived).await?;
     eradication_and_recovery(client, app).await?;
     click(client, "timeline-refresh").await?;
     check_timeline(client).await
@@ -487,14 +548,13 @@ async fn browser_walks_all_phases() {
         "{} missing; run the tests with `cargo xtask test`",
         site.display()
     );
-    let trail = app.data_dir.join("workflow-trail.json");
     std::fs::create_dir_all(&app.data_dir).unwrap();
-    std::fs::write(&trail, records_file(&standard_events())).unwrap();
+    let trails = write_trails(&app.data_dir);
 
     let profile = tempfile::tempdir().unwrap();
     let driver = start_driver();
     let client = connect(&driver, profile.path()).await;
-    let outcome = std::panic::AssertUnwindSafe(walk_case(&client, &app, &trail))
+    let outcome = std::panic::AssertUnwindSafe(walk_case(&client, &app, &trails))
         .catch_unwind()
         .await;
     let closed = client.close().await;
@@ -516,4 +576,14 @@ async fn browser_walks_all_phases() {
     assert_eq!(forced, [false, true, false, false, false]);
     let case = app.get_json("/api/v1/cases/1").await;
     assert_eq!(case["phase"], "closed");
+    let credentials = app.get_json("/api/v1/cases/1/credentials").await;
+    let derived = credentials
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|credential| credential["access_key_id"] == DERIVED_KEY)
+        .expect("the derived key is recorded");
+    assert_eq!(derived["derived_from"], 1);
+    assert_eq!(derived["proposed"], false);
+    assert_eq!(derived["status"], "disabled");
 }

@@ -8,8 +8,11 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{expect_status, wait_for, Backend, TestApp};
-use crate::mail::{add_stakeholder, app_with_mail, change_phase, free_port, header, SmtpServer};
+use crate::mail::{add_stakeholder, app_with_mail, app_with_mail_and, change_phase, free_port, header, SmtpServer};
 use crate::trail_fixtures::{records_file, standard_events, COMPROMISE_TIME, LEAKED_KEY};
+
+/// Shaped like a secret access key, which every email redacts.
+const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 /// Adds a stakeholder who receives only `subscriptions`.
 async fn add_subscriber(app: &TestApp, case: i64, email: &str, subscriptions: &[&str]) -> serde_json::Value {
@@ -439,6 +442,169 @@ async fn legal_clock_reminds_lead(backend: Backend) {
 }
 
 crate::on_both_backends!(legal_clock_reminds_lead);
+
+/// Adds a stakeholder who follows findings of `threshold` or higher, and phase changes.
+async fn add_findings_follower(app: &TestApp, case: i64, email: &str, threshold: Option<&str>) {
+    let mut body = json!({"name": email, "email": email, "role": "technical", "subscriptions": ["findings", "phase_changes"]});
+    if let Some(threshold) = threshold {
+        body["finding_min_severity"] = json!(threshold);
+    }
+    let response = app.post(&format!("/api/v1/cases/{case}/stakeholders"), &body).await;
+    let stakeholder = expect_status(response, StatusCode::CREATED).await;
+    assert_eq!(stakeholder["finding_min_severity"], threshold.unwrap_or("low"));
+}
+
+/// Checks that each follower of findings gets one redacted email per import, which lists only
+/// the new findings at or above their threshold. A follower gets nothing when none reaches it.
+async fn findings_email_respects_threshold(backend: Backend) {
+    use crate::trail_fixtures::event;
+    let temp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = SmtpServer::start(port, &temp.path().join("maildir"));
+    let app = app_with_mail(backend, port).await;
+    app.login_admin().await;
+    let case = app.create_case(COMPROMISE_TIME).await;
+    app.add_access_key(case, LEAKED_KEY).await;
+    add_findings_follower(&app, case, "all@example.com", None).await;
+    add_findings_follower(&app, case, "medium@example.com", Some("medium")).await;
+    add_findings_follower(&app, case, "high@example.com", Some("high")).await;
+    add_subscriber(&app, case, "phases@example.com", &["phase_changes"]).await;
+    let invalid = json!({"name": "X", "email": "x@example.com", "role": "legal", "finding_min_severity": "urgent"});
+    let rejected = app.post(&format!("/api/v1/cases/{case}/stakeholders"), &invalid).await;
+    let rejected = expect_status(rejected, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(rejected["error"]["field"], "finding_min_severity", "{rejected}");
+    assert!(rejected["error"]["message"].as_str().unwrap().contains("medium"), "{rejected}");
+
+    // One high finding whose user name is shaped like a secret key, two medium and one low.
+    let mut create_user = event("e-user", "2024-03-01T10:01:00Z", "CreateUser", LEAKED_KEY);
+    create_user["requestParameters"] = json!({"userName": SECRET_KEY});
+    let mut denied = event("e-denied", "2024-03-01T10:04:00Z", "DescribeInstances", LEAKED_KEY);
+    denied["errorCode"] = json!("AccessDenied");
+    let first = vec![
+        create_user,
+        event("e-delete", "2024-03-01T10:02:00Z", "DeleteBucket", LEAKED_KEY),
+        event("e-run", "2024-03-01T10:03:00Z", "RunInstances", LEAKED_KEY),
+        denied,
+    ];
+    let upload = app.upload(case, &[("first.json", records_file(&first))]).await;
+    let outcome = expect_status(upload, StatusCode::CREATED).await;
+    assert_eq!(outcome["findings_new"], 4, "{outcome}");
+    let findings = app.get_json(&format!("/api/v1/cases/{case}/findings")).await;
+    let severities: Vec<&str> = findings.as_array().unwrap().iter().map(|f| f["severity"].as_str().unwrap()).collect();
+    assert_eq!(severities, ["high", "medium", "medium", "low"], "{findings:#}");
+
+    let messages = wait_for_messages(&smtp, 3).await;
+    let by_recipient = |recipient: &str| -> Vec<String> {
+        messages.iter().filter(|m| header(m, "To").as_deref() == Some(recipient)).cloned().collect()
+    };
+    let all = by_recipient("all@example.com");
+    assert_eq!(all.len(), 1, "one email for the whole import");
+    assert!(header(&all[0], "Subject").unwrap().contains("4 new eradication finding(s)"), "{}", all[0]);
+    assert!(all[0].contains("By severity: 1 high, 2 medium, 1 low."), "{}", all[0]);
+    for call in ["CreateUser", "DeleteBucket", "RunInstances", "DescribeInstances"] {
+        assert!(all[0].contains(call), "{call} missing: {}", all[0]);
+    }
+    let medium = by_recipient("medium@example.com");
+    assert_eq!(medium.len(), 1);
+    let subject = header(&medium[0], "Subject").unwrap();
+    assert!(subject.contains("3 new eradication finding(s) of severity medium or higher"), "{subject}");
+    assert!(medium[0].contains("DeleteBucket"), "{}", medium[0]);
+    assert!(medium[0].contains("RunInstances"), "{}", medium[0]);
+    assert!(!medium[0].contains("DescribeInstances"), "low finding left out: {}", medium[0]);
+    let high = by_recipient("high@example.com");
+    assert_eq!(high.len(), 1);
+    assert!(header(&high[0], "Subject").unwrap().contains("1 new eradication finding(s) of severity high"), "{}", high[0]);
+    assert!(high[0].contains("CreateUser"), "{}", high[0]);
+    assert!(!high[0].contains("DeleteBucket"), "{}", high[0]);
+    assert!(by_recipient("phases@example.com").is_empty());
+    for message in &messages {
+        assert!(!message.contains(SECRET_KEY), "secret in email: {message}");
+        assert!(message.contains("[REDACTED]"), "{message}");
+    }
+
+    // A second import with only a medium finding reaches the low and medium thresholds only.
+    let second = vec![event("e-delete-2", "2024-03-01T10:05:00Z", "DeleteBucket", LEAKED_KEY)];
+    let upload = app.upload(case, &[("second.json", records_file(&second))]).await;
+    expect_status(upload, StatusCode::CREATED).await;
+    let messages = wait_for_messages(&smtp, 5).await;
+    let subjects = subjects_by_recipient(&messages);
+    assert_eq!(subjects["all@example.com"].len(), 2, "{subjects:#?}");
+    assert_eq!(subjects["medium@example.com"].len(), 2, "{subjects:#?}");
+    assert_eq!(subjects["high@example.com"].len(), 1, "{subjects:#?}");
+    let notifications = app.get_json(&format!("/api/v1/cases/{case}/notifications")).await;
+    assert_eq!(notifications.as_array().unwrap().len(), 5, "{notifications:#}");
+}
+
+crate::on_both_backends!(findings_email_respects_threshold);
+
+/// Creates a user with the password `{username} password for tests`.
+async fn create_user(app: &TestApp, username: &str, email: Option<&str>, role: rekey_types::UserRole) {
+    let password = format!("{username} password for tests");
+    let created = rekey::auth::create_user(&app.state.db, username, username, email, role, &password).await;
+    assert!(created.is_ok(), "{created:?}");
+}
+
+/// Checks that reminders go to every lead of the case with an email address, and not to its
+/// creator once she is no longer a lead. A case whose leads have no address reminds its creator.
+async fn reminders_reach_case_leads(backend: Backend) {
+    use rekey_types::UserRole;
+    let temp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = SmtpServer::start(port, &temp.path().join("maildir"));
+    let app = app_with_mail_and(backend, port, |settings| settings.status_cadence_p1_seconds = 1).await;
+    create_user(&app, "cara", Some("cara@example.com"), UserRole::IncidentLead).await;
+    create_user(&app, "lena", Some("lena@example.com"), UserRole::Analyst).await;
+    create_user(&app, "liam", Some("liam@example.com"), UserRole::Analyst).await;
+    create_user(&app, "noel", None, UserRole::Analyst).await;
+    create_user(&app, "otto", Some("otto@example.com"), UserRole::Analyst).await;
+    let cara = app.session_for("cara", "cara password for tests").await;
+
+    // Case 1: Lena and Liam lead, Otto and Cara, who opened it, are analysts.
+    // Case 2: Noel, who has no email address, is its only lead.
+    let body = json!({"title": "Leads", "severity": "P2", "detection_source": "other", "compromise_time": COMPROMISE_TIME});
+    let mut cases = Vec::new();
+    for members in [&[("lena", "lead"), ("liam", "lead"), ("otto", "analyst"), ("cara", "analyst")][..], &[("noel", "lead"), ("cara", "analyst")]] {
+        let case = expect_status(cara.post("/api/v1/cases", &body).await, StatusCode::CREATED).await;
+        let case = case["number"].as_i64().unwrap();
+        for (username, role) in members {
+            let member = json!({"username": username, "role": role});
+            expect_status(cara.post(&format!("/api/v1/cases/{case}/members"), &member).await, StatusCode::CREATED).await;
+        }
+        cases.push(case);
+    }
+    // At P1 an update is due one second after creation, so both cases become overdue.
+    for case in &cases {
+        let raised = cara.post(&format!("/api/v1/cases/{case}/severity"), &json!({"severity": "P1"})).await;
+        expect_status(raised, StatusCode::OK).await;
+    }
+    let aware_at = (chrono::Utc::now() - chrono::Duration::hours(71)).to_rfc3339();
+    let clock = json!({"name": "Regulator breach report", "aware_at": aware_at, "deadline_hours": 72});
+    let path = format!("/api/v1/cases/{}/legal-clocks", cases[0]);
+    expect_status(cara.post(&path, &clock).await, StatusCode::CREATED).await;
+
+    let messages = wait_for_messages(&smtp, 5).await;
+    let mut received: Vec<(String, String)> = messages
+        .iter()
+        .map(|message| {
+            let subject = header(message, "Subject").unwrap();
+            let reference = subject.split(']').next().unwrap().trim_start_matches('[').to_string();
+            let kind = if subject.contains("status update overdue") { "overdue" } else { "legal" };
+            (header(message, "To").unwrap(), format!("{reference} {kind}"))
+        })
+        .collect();
+    received.sort();
+    let expected = [
+        ("cara@example.com", "RK-2 overdue"),
+        ("lena@example.com", "RK-1 legal"),
+        ("lena@example.com", "RK-1 overdue"),
+        ("liam@example.com", "RK-1 legal"),
+        ("liam@example.com", "RK-1 overdue"),
+    ];
+    let expected: Vec<(String, String)> = expected.iter().map(|(to, what)| (to.to_string(), what.to_string())).collect();
+    assert_eq!(received, expected);
+}
+
+crate::on_both_backends!(reminders_reach_case_leads);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_email_reports_smtp_reply() {

@@ -126,11 +126,17 @@ pub fn header(message: &str, name: &str) -> Option<String> {
 }
 
 pub async fn app_with_mail(backend: Backend, port: u16) -> TestApp {
+    app_with_mail_and(backend, port, |_| {}).await
+}
+
+/// Starts a test app that mails through the SMTP server on `port`, with further settings from `adjust`.
+pub async fn app_with_mail_and(backend: Backend, port: u16, adjust: impl FnOnce(&mut rekey::config::Settings)) -> TestApp {
     spawn_app_with(backend, |settings| {
         settings.smtp_host = "127.0.0.1".to_string();
         settings.smtp_port = port;
         settings.smtp_security = rekey::config::SmtpSecurity::None;
         settings.mail_from = "Rekey <rekey@rekey.test>".to_string();
+        adjust(settings);
     })
     .await
 }

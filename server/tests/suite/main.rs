@@ -26,6 +26,7 @@ mod totp;
 mod timeline;
 mod trail_fixtures;
 mod workflow;
+mod workflow_audit;
 mod trail_attempts;
 mod trail_derived;
 mod trail_forms;

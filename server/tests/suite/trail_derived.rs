@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{expect_status, spawn_app, Backend, TestApp};
 use crate::on_both_backends;
-use crate::trail_fixtures::{event, records_file, COMPROMISE_TIME, LEAKED_KEY, OTHER_KEY};
+use crate::trail_fixtures::{event, key_creation, records_file, COMPROMISE_TIME, LEAKED_KEY, OTHER_KEY};
 
 const KEY_B: &str = "AKIAIOSFODNN7DERIVB1";
 const KEY_C: &str = "AKIAIOSFODNN7DERIVC1";
@@ -23,15 +23,6 @@ async fn case_with_leaked_key(app: &TestApp) -> i64 {
     let case = app.create_case(COMPROMISE_TIME).await;
     app.add_access_key(case, LEAKED_KEY).await;
     case
-}
-
-/// Builds a `CreateAccessKey` call made with `key` that created `new_key`.
-fn key_creation(id: &str, time: &str, key: &str, new_key: &str) -> Value {
-    let mut call = event(id, time, "CreateAccessKey", key);
-    call["responseElements"] = json!({
-        "accessKey": {"accessKeyId": new_key, "status": "Active", "userName": "deploy-bot"}
-    });
-    call
 }
 
 /// Builds a call of the user `backdoor`, made with `key`.

@@ -34,6 +34,15 @@ pub fn event(id: &str, time: &str, name: &str, key: &str) -> Value {
     })
 }
 
+/// Builds a `CreateAccessKey` call made with `key` that created `new_key`.
+pub fn key_creation(id: &str, time: &str, key: &str, new_key: &str) -> Value {
+    let mut call = event(id, time, "CreateAccessKey", key);
+    call["responseElements"] = json!({
+        "accessKey": {"accessKeyId": new_key, "status": "Active", "userName": "deploy-bot"}
+    });
+    call
+}
+
 /// Builds the standard mix: two calls of the leaked key after the compromise time (one sensitive,
 /// one read-only), one before it, and one of another key.
 pub fn standard_events() -> Vec<Value> {

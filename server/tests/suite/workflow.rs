@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_status, new_client, spawn_app, Backend, TestApp};
+use crate::helpers::{expect_status, new_client, spawn_app, Backend, Session, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -16,6 +16,7 @@ on_both_backends!(
     phase_change_blocked_by_open_tasks,
     phase_change_jump_checks_skipped_phases,
     phase_change_back_needs_no_force,
+    phase_force_needs_lead_or_admin,
     playbook_edit_by_admin_only,
     playbook_invalid_input_names_field,
     playbook_stale_version_conflicts,
@@ -350,6 +351,71 @@ async fn phase_change_back_needs_no_force(backend: Backend) {
         .get_json(&format!("/api/v1/cases/{case}/phase-changes"))
         .await;
     assert_eq!(changes[1]["forced"], false);
+}
+
+/// Marks every open task of `phase` done as `session`.
+async fn finish_phase_as(session: &Session, case: i64, phase: &str) {
+    let tasks = expect_status(session.get(&format!("/api/v1/cases/{case}/tasks")).await, StatusCode::OK).await;
+    for task in tasks.as_array().unwrap().iter().filter(|task| task["phase"] == phase) {
+        let body = json!({"version": task["version"], "status": "done"});
+        let path = format!("/api/v1/cases/{case}/tasks/{}", task["id"]);
+        let response = session.request(Method::PATCH, &path).json(&body).send().await.unwrap();
+        expect_status(response, StatusCode::OK).await;
+    }
+}
+
+/// Checks that an analyst member cannot force a phase change past open tasks, while a lead or an
+/// administrator who is a member can. Any writer moves on once nothing is open.
+async fn phase_force_needs_lead_or_admin(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.login_admin().await;
+    let lead = app.user_session("lead", "incident_lead").await;
+    let analyst = app.user_session("ana", "analyst").await;
+    let body = json!({"title": "Forced moves", "severity": "P2", "detection_source": "other", "compromise_time": COMPROMISE_TIME});
+    let case = expect_status(lead.post("/api/v1/cases", &body).await, StatusCode::CREATED).await;
+    let case = case["number"].as_i64().unwrap();
+    let members = format!("/api/v1/cases/{case}/members");
+    for username in ["ana", "admin"] {
+        let member = json!({"username": username, "role": "analyst"});
+        expect_status(lead.post(&members, &member).await, StatusCode::CREATED).await;
+    }
+    let phase_path = format!("/api/v1/cases/{case}/phase");
+    let forced = json!({"phase": "containment", "force": true, "reason": "the analyst wants to move on"});
+
+    let denied = expect_status(analyst.post(&phase_path, &forced).await, StatusCode::FORBIDDEN).await;
+    let message = denied["error"]["message"].as_str().unwrap();
+    assert!(message.contains("only a lead of the case or an administrator"), "{message}");
+    let without_reason = json!({"phase": "containment", "force": true});
+    expect_status(analyst.post(&phase_path, &without_reason).await, StatusCode::FORBIDDEN).await;
+    let unforced = expect_status(analyst.post(&phase_path, &json!({"phase": "containment"})).await, StatusCode::CONFLICT).await;
+    assert_eq!(unforced["error"]["field"], "force");
+    assert_eq!(current_phase(&app, case).await, "identification");
+    let changes = app.get_json(&format!("/api/v1/cases/{case}/phase-changes")).await;
+    assert_eq!(changes, json!([]));
+    let audit = expect_status(lead.get(&format!("/api/v1/cases/{case}/audit?limit=5")).await, StatusCode::OK).await;
+    let denials: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["action"] == "access_denied" && entry["actor"] == "ana")
+        .collect();
+    assert_eq!(denials.len(), 2, "{audit:#}");
+
+    // An administrator who is a member forces the move.
+    expect_status(app.post(&phase_path, &forced).await, StatusCode::OK).await;
+    assert_eq!(current_phase(&app, case).await, "containment");
+
+    // With no task of containment open, the analyst moves on without force.
+    finish_phase_as(&analyst, case, "containment").await;
+    expect_status(analyst.post(&phase_path, &json!({"phase": "eradication"})).await, StatusCode::OK).await;
+    assert_eq!(current_phase(&app, case).await, "eradication");
+
+    // The lead forces the next move past the open eradication tasks.
+    let forced = json!({"phase": "recovery", "force": true, "reason": "eradication continues in parallel"});
+    expect_status(lead.post(&phase_path, &forced).await, StatusCode::OK).await;
+    let changes = app.get_json(&format!("/api/v1/cases/{case}/phase-changes")).await;
+    let forced: Vec<bool> = changes.as_array().unwrap().iter().map(|c| c["forced"].as_bool().unwrap()).collect();
+    assert_eq!(forced, [true, false, true]);
 }
 
 /// Logs in a new analyst with its own client and returns that client.
