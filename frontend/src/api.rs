@@ -651,3 +651,7 @@ pub async fn totp_enable(body: &rekey_types::TotpConfirm) -> ApiResult<()> {
 pub async fn totp_disable(body: &rekey_types::TotpDisable) -> ApiResult<()> {
     post_json_no_content("/api/v1/account/totp/disable", body).await
 }
+
+pub async fn send_report(number: i64, body: &rekey_types::ReportSending) -> ApiResult<rekey_types::ReportSendResult> {
+    post_json(&case_url(number, "/report/send"), body).await
+}

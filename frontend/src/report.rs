@@ -47,6 +47,7 @@ fn ReportBody(report: Report, reload: LocalResource<api::ApiResult<Report>>) -> 
     let case = report.case.clone();
     let number = case.number;
     let can_write = case.my_role.is_some_and(CaseRole::can_write) && case.shared_sections.is_none();
+    let is_lead = case.my_role == Some(CaseRole::Lead) && case.shared_sections.is_none();
     let print = move |_| {
         let _ = window().print();
     };
@@ -229,6 +230,7 @@ fn ReportBody(report: Report, reload: LocalResource<api::ApiResult<Report>>) -> 
             <h2>"Evidence"</h2>
             {evidence}
             <LessonsSection number=number lessons=report.lessons.clone() can_write=can_write reload=reload />
+            {is_lead.then(|| view! { <SendReport number=number /> })}
         </article>
     }
 }
@@ -434,4 +436,39 @@ fn local_input_to_rfc3339(value: &str) -> String {
     chrono::DateTime::from_timestamp_millis(millis as i64)
         .map(|time| time.to_rfc3339())
         .unwrap_or_else(|| value.to_string())
+}
+
+/// Lets a lead email the report's summary and link to the stakeholders who follow it.
+#[component]
+fn SendReport(number: i64) -> impl IntoView {
+    let note = RwSignal::new(String::new());
+    let outcome = RwSignal::new(None::<Result<i64, String>>);
+    let send = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let body = rekey_types::ReportSending { note: note.get_untracked() };
+        leptos::task::spawn_local(async move {
+            let result = api::send_report(number, &body).await;
+            outcome.set(Some(result.map(|sent| sent.recipients).map_err(|e| e.detail.message)));
+        });
+    };
+    view! {
+        <section id="send-report-section" class="no-print" aria-labelledby="send-report-heading">
+            <h2 id="send-report-heading">"Send to stakeholders"</h2>
+            <p class="hint">"Stakeholders who follow the post-incident report get its response times, counts and root cause, with a link to this page."</p>
+            <form id="send-report-form" on:submit=send novalidate>
+                <div class="field">
+                    <label for="send-report-note">"Message"</label>
+                    <textarea id="send-report-note" rows="3" prop:value=move || note.get()
+                        on:input=move |ev| note.set(event_target_value(&ev))></textarea>
+                </div>
+                <button id="send-report" type="submit">"Send the report"</button>
+            </form>
+            <div role="status">
+                {move || outcome.get().map(|result| match result {
+                    Ok(count) => view! { <p id="send-report-result" class="success">{format!("Sent to {count} stakeholder(s).")}</p> }.into_any(),
+                    Err(message) => view! { <p id="send-report-result" class="form-error">{message}</p> }.into_any(),
+                })}
+            </div>
+        </section>
+    }
 }

@@ -273,6 +273,22 @@ pub struct Dashboard {
     pub closed_cases: Vec<ClosedCaseTimes>,
 }
 
+/// Body of `POST /api/v1/cases/{number}/report/send`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSending {
+    /// A message from the lead that opens the email.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Result of sending the report to the stakeholders who follow it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReportSendResult {
+    /// Stakeholders the email was queued for.
+    pub recipients: i64,
+}
+
 /// A duration for people: `3 d 4 h`, `2 h 35 min`, `42 s`.
 pub fn format_duration(seconds: i64) -> String {
     let sign = if seconds < 0 { "-" } else { "" };

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use chrono::Utc;
 use rekey_types::{
-    parse_zoned_time, CategoryCount, ClosedCaseTimes, Dashboard, FindingCategory, ImprovementAction,
+    format_duration, parse_zoned_time, CategoryCount, ReportSendResult, ReportSending, ClosedCaseTimes, Dashboard, FindingCategory, ImprovementAction,
     ImprovementInput, ImprovementStatus, LessonsInput, LessonsLearned, OverdueCase, Phase, PhaseChangeRecord,
     PhaseSeverityCount, Report, Severity, UserRole,
 };
@@ -17,13 +17,14 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::api::cases::{fetch_case, stored_value_error, CaseRef};
+use crate::api::cases::{fetch_case, stored_value_error, CaseRef, LeadCase};
 use crate::api::containment::checked_text;
 use crate::api::Routes;
 use crate::audit::{self, Actor, Event};
 use crate::auth::User;
 use crate::db::{from_millis, now_millis, time_column, to_millis, Db};
 use crate::error::{Error, Json, Result};
+use crate::mail::{self, CaseEvent};
 use crate::report::{document, response_times, to_markdown, to_pdf};
 use crate::AppState;
 
@@ -35,6 +36,7 @@ pub fn router() -> Routes {
         .route("/cases/{number}/report", get(get_report))
         .route("/cases/{number}/report/markdown", get(export_markdown))
         .route("/cases/{number}/report/pdf", get(export_pdf))
+        .route("/cases/{number}/report/send", post(send_report))
         .route("/cases/{number}/lessons", get(get_lessons).put(save_lessons))
         .route("/cases/{number}/improvements", post(add_improvement))
         .route("/cases/{number}/improvements/{id}", put(update_improvement))
@@ -130,6 +132,55 @@ async fn export_pdf(State(state): State<AppState>, user: User, case: CaseRef) ->
     let sha256 = record_export(&state, &user, case, "pdf", &bytes).await?;
     let name = format!("{}-report.pdf", report.case.reference);
     Ok(download(bytes, "application/pdf", name, &sha256))
+}
+
+/// Emails a summary of the report, with a link to it, to the stakeholders who follow the
+/// post-incident report.
+async fn send_report(
+    State(state): State<AppState>,
+    user: User,
+    LeadCase(case): LeadCase,
+    Json(input): Json<ReportSending>,
+) -> Result<Json<ReportSendResult>> {
+    let note = checked_text("note", &input.note, 5_000)?;
+    let report = assemble(&state, case).await?;
+    let mut summary: Vec<String> = report
+        .times
+        .iter()
+        .map(|time| match time.seconds {
+            Some(seconds) => format!("{}: {}.", time.name, format_duration(seconds)),
+            None => format!("{}: not yet measurable.", time.name),
+        })
+        .collect();
+    summary.push(format!(
+        "{} findings, {} affected resources, {} improvement actions.",
+        report.finding_total,
+        report.resources.len(),
+        report.lessons.improvement_actions.len()
+    ));
+    if !report.lessons.root_cause.trim().is_empty() {
+        summary.push(format!("Root cause: {}", report.lessons.root_cause.trim()));
+    }
+    let event = CaseEvent::ReportSent {
+        summary,
+        note,
+        report_link: format!("{}/cases/{}/report", state.settings.public_url().trim_end_matches('/'), case.number),
+        by: user.account.display_name.clone(),
+    };
+    let mut tx = state.db.begin().await?;
+    let recipients = mail::enqueue_case_event(&mut tx, &state.settings, case.id, &event).await?;
+    audit::append(
+        &mut tx,
+        &Actor::user(&user),
+        Event::new("report_sent", "report").entity(case.number).case(case.id).details(json!({"recipients": recipients})),
+    )
+    .await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    tracing::info!(case = case.number, user = user.account.id, recipients, "post-incident report sent");
+    Ok(Json(ReportSendResult {
+        recipients: i64::try_from(recipients).unwrap_or(i64::MAX),
+    }))
 }
 
 async fn load_lessons(db: &Db, case_id: i64) -> Result<LessonsLearned> {

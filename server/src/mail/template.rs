@@ -31,6 +31,8 @@ pub enum CaseEvent {
     /// The case left the containment phase for a later one.
     ContainmentComplete { to: Phase, by: String },
     StatusUpdate { text: String, by: String },
+    /// The lead sent the post-incident report: its computed times and main conclusions.
+    ReportSent { summary: Vec<String>, note: String, report_link: String, by: String },
 }
 
 impl CaseEvent {
@@ -42,6 +44,7 @@ impl CaseEvent {
             CaseEvent::SeverityChanged { .. } => EventKind::SeverityChanges,
             CaseEvent::ContainmentComplete { .. } => EventKind::ContainmentComplete,
             CaseEvent::StatusUpdate { .. } => EventKind::StatusUpdates,
+            CaseEvent::ReportSent { .. } => EventKind::PostIncidentReport,
         }
     }
 
@@ -84,6 +87,7 @@ impl CaseEvent {
             }
             CaseEvent::ContainmentComplete { .. } => "containment complete".to_string(),
             CaseEvent::StatusUpdate { .. } => "status update".to_string(),
+            CaseEvent::ReportSent { .. } => "post-incident report".to_string(),
         }
     }
 
@@ -105,6 +109,15 @@ impl CaseEvent {
             CaseEvent::StatusUpdate { text, by } => {
                 let mut paragraphs = vec![format!("Status update from {by}:")];
                 paragraphs.extend(text.split("\n\n").map(str::to_string));
+                paragraphs
+            }
+            CaseEvent::ReportSent { summary, note, report_link, by } => {
+                let mut paragraphs = vec![format!("{by} sent the post-incident report of this case.")];
+                if !note.trim().is_empty() {
+                    paragraphs.push(note.trim().to_string());
+                }
+                paragraphs.extend(summary.iter().cloned());
+                paragraphs.push(format!("Read the full report: {report_link}"));
                 paragraphs
             }
         }

@@ -144,6 +144,7 @@ fn expectation(method: &Method, path: &str) -> Rule {
             Rule::CaseWrite
         }
         ("GET", "/dashboard") => Rule::Staff,
+        ("POST", "/cases/{number}/report/send") => Rule::CaseLead,
         _ => panic!("no authorization entry for {m} /api/v1{path}; add one to `expectation`"),
     }
 }

@@ -126,6 +126,16 @@ async fn evidence_and_report(client: &Client, app: &TestApp, case: i64, upload: 
     assert!(pdf.contains(&format!("Time to detect: {detect}")), "PDF lacks 'Time to detect: {detect}'");
     assert!(pdf.contains("Time to recover: "));
     assert!(pdf.contains("Access key committed to a public repository"));
+
+    // The lead sends the report; the case has no stakeholder who follows it.
+    fill(client, "send-report-note", "Final report").await?;
+    click(client, "send-report").await?;
+    let result = wait_for("the send result", Duration::from_secs(15), || async {
+        let text = text_of(client, "send-report-result").await;
+        (!text.is_empty()).then_some(text)
+    })
+    .await;
+    assert_eq!(result, "Sent to 0 stakeholder(s).");
     Ok(())
 }
 

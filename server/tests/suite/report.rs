@@ -13,6 +13,7 @@ on_both_backends!(
     full_case_report_exports_with_hashes_in_the_audit_log,
     lessons_learned_keep_versions_and_cmdb_confirmation,
     dashboard_counts_open_cases_and_times_of_closed_ones,
+    report_email_reaches_its_followers,
 );
 
 async fn move_to(app: &TestApp, case: i64, phase: &str) {
@@ -190,4 +191,47 @@ async fn dashboard_counts_open_cases_and_times_of_closed_ones(backend: Backend) 
     assert_eq!(board["open_total"], 1);
     assert_eq!(board["open_cases"], json!([{"phase": "containment", "severity": "P2", "cases": 1}]));
     assert_eq!(board["closed_cases"].as_array().unwrap().len(), 1);
+}
+
+async fn report_email_reaches_its_followers(backend: Backend) {
+    use crate::mail::{app_with_mail, free_port, header, SmtpServer};
+
+    let temp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = SmtpServer::start(port, &temp.path().join("maildir"));
+    let app = app_with_mail(backend, port).await;
+    app.login_admin().await;
+    let case = app.create_case(COMPROMISE_TIME).await;
+    for (email, subscriptions) in [("counsel@example.com", json!(["post_incident_report"])), ("ops@example.com", json!(["status_updates"]))] {
+        let body = json!({"name": email, "email": email, "role": "legal", "subscriptions": subscriptions});
+        expect_status(app.post(&format!("/api/v1/cases/{case}/stakeholders"), &body).await, StatusCode::CREATED).await;
+    }
+    let lessons = json!({"version": 0, "root_cause": "Key in a CI log; token=hunter2secret was printed too"});
+    let put = app.request(Method::PUT, &format!("/api/v1/cases/{case}/lessons")).json(&lessons).send().await.unwrap();
+    expect_status(put, StatusCode::OK).await;
+
+    let analyst = app.user_session("ana", "analyst").await;
+    let add = json!({"username": "ana", "role": "analyst"});
+    expect_status(app.post(&format!("/api/v1/cases/{case}/members"), &add).await, StatusCode::CREATED).await;
+    let by_analyst = analyst.post(&format!("/api/v1/cases/{case}/report/send"), &json!({})).await;
+    assert_eq!(by_analyst.status(), StatusCode::FORBIDDEN);
+
+    let sent = app.post(&format!("/api/v1/cases/{case}/report/send"), &json!({"note": "Final report attached as a link."})).await;
+    let sent = expect_status(sent, StatusCode::OK).await;
+    assert_eq!(sent["recipients"], 1);
+
+    let messages = crate::helpers::wait_for("the report email", std::time::Duration::from_secs(30), || async {
+        let messages = smtp.messages();
+        (!messages.is_empty()).then_some(messages)
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(smtp.messages().len(), 1, "only the follower of the report gets it");
+    let message = &messages[0];
+    assert_eq!(header(message, "To").unwrap(), "counsel@example.com");
+    let subject = header(message, "Subject").unwrap();
+    assert!(subject.contains(&format!("[RK-{case}] post-incident report")), "{subject}");
+    assert!(message.contains("Time to detect"), "{message}");
+    assert!(message.contains(&format!("/cases/{case}/report")), "{message}");
+    assert!(!message.contains("hunter2secret"), "secrets are redacted: {message}");
 }
