@@ -655,3 +655,7 @@ pub async fn totp_disable(body: &rekey_types::TotpDisable) -> ApiResult<()> {
 pub async fn send_report(number: i64, body: &rekey_types::ReportSending) -> ApiResult<rekey_types::ReportSendResult> {
     post_json(&case_url(number, "/report/send"), body).await
 }
+
+pub async fn running_imports(number: i64) -> ApiResult<Vec<rekey_types::RunningImport>> {
+    get(&case_url(number, "/imports/running")).await
+}

@@ -59,6 +59,88 @@ pub struct ImportProgress {
     pub events_read: AtomicU64,
 }
 
+/// Imports running on this instance, by case, so that the case page can show their progress
+/// while the upload request is still open or after the analyst left the page.
+#[derive(Debug, Default)]
+pub struct RunningImports {
+    next_id: AtomicU64,
+    entries: std::sync::Mutex<std::collections::HashMap<u64, RunningEntry>>,
+}
+
+#[derive(Debug)]
+struct RunningEntry {
+    case_id: i64,
+    started_at: i64,
+    started_by: String,
+    files: Vec<String>,
+    progress: Arc<ImportProgress>,
+}
+
+/// Removes its import from the registry when dropped, however the import ends.
+pub struct RunningGuard {
+    registry: Arc<RunningImports>,
+    id: u64,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        if let Ok(mut entries) = self.registry.entries.lock() {
+            entries.remove(&self.id);
+        }
+    }
+}
+
+impl RunningImports {
+    /// Registers an import of `files` into case `case_id` and returns its progress counters.
+    pub fn start(
+        registry: &Arc<RunningImports>,
+        case_id: i64,
+        started_by: &str,
+        files: &[TrailFile],
+    ) -> (Arc<ImportProgress>, RunningGuard) {
+        let id = registry.next_id.fetch_add(1, Ordering::Relaxed);
+        let progress = Arc::new(ImportProgress::default());
+        let entry = RunningEntry {
+            case_id,
+            started_at: now_millis(),
+            started_by: started_by.to_string(),
+            files: files.iter().map(|file| file.name.clone()).collect(),
+            progress: progress.clone(),
+        };
+        if let Ok(mut entries) = registry.entries.lock() {
+            entries.insert(id, entry);
+        }
+        (progress, RunningGuard { registry: registry.clone(), id })
+    }
+
+    /// Imports of case `case_id` running now, oldest first.
+    pub fn of_case(&self, case_id: i64) -> Vec<rekey_types::RunningImport> {
+        let Ok(entries) = self.entries.lock() else {
+            return Vec::new();
+        };
+        let mut running: Vec<(u64, rekey_types::RunningImport)> = entries
+            .iter()
+            .filter(|(_, entry)| entry.case_id == case_id)
+            .map(|(id, entry)| {
+                let progress = &entry.progress;
+                (
+                    *id,
+                    rekey_types::RunningImport {
+                        started_at: from_millis(entry.started_at),
+                        started_by: entry.started_by.clone(),
+                        files: entry.files.clone(),
+                        bytes_read: progress.bytes_read.load(Ordering::Relaxed),
+                        bytes_total: progress.bytes_total.load(Ordering::Relaxed),
+                        events_read: progress.events_read.load(Ordering::Relaxed),
+                    },
+                )
+            })
+            .collect();
+        running.sort_by_key(|(id, _)| *id);
+        running.into_iter().map(|(_, import)| import).collect()
+    }
+}
+
 /// User running the import, recorded with it and named in the notification.
 pub struct Importer {
     pub user_id: i64,

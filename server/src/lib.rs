@@ -41,6 +41,7 @@ pub struct AppState {
     pub hash_limiter: Arc<Semaphore>,
     pub login_throttle: Arc<throttle::LoginThrottle>,
     pub evidence: evidence::EvidenceStore,
+    pub running_imports: Arc<import::RunningImports>,
 }
 
 /// A built application, bound to its listening socket but not yet serving.
@@ -97,6 +98,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let evidence = evidence::EvidenceStore::from_settings(&settings)?;
     let state = AppState {
         evidence,
+        running_imports: Arc::default(),
         db,
         settings: Arc::new(settings),
         mail_wakeup: Arc::new(Notify::new()),

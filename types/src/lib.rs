@@ -225,6 +225,19 @@ pub struct TrailImport {
     pub error: Option<String>,
 }
 
+/// A trail import still reading or storing, as `GET /api/v1/cases/{number}/imports/running`
+/// lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunningImport {
+    pub started_at: DateTime<Utc>,
+    pub started_by: String,
+    pub files: Vec<String>,
+    /// Bytes of the files read so far, and their total size, as uploaded (compressed or not).
+    pub bytes_read: u64,
+    pub bytes_total: u64,
+    pub events_read: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ImportedFile {
     pub name: String,

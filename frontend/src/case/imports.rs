@@ -62,6 +62,7 @@ pub fn ImportsSection(data: CaseData) -> impl IntoView {
             <Show when=move || data.can_write.get()>
                 <ImportForm data=data />
             </Show>
+            <RunningImports data=data />
             <h3>"Past imports"</h3>
             {show_loaded(data.imports, |imports| view! { <ImportTable imports=imports /> })}
         </section>
@@ -233,5 +234,64 @@ fn ImportTable(imports: Vec<TrailImport>) -> impl IntoView {
             </table>
         </div>
         {empty.then(|| view! { <p id="imports-empty" class="muted">"No trail imported yet."</p> })}
+    }
+}
+
+/// Imports of the case that are running on the server, polled every second while the section
+/// is shown. An import goes on when the analyst leaves the page, so it is listed on return.
+#[component]
+fn RunningImports(data: CaseData) -> impl IntoView {
+    let number = data.number;
+    let running = RwSignal::new(Vec::<rekey_types::RunningImport>::new());
+    let poll = move || {
+        leptos::task::spawn_local(async move {
+            let Ok(now) = api::running_imports(number).await else {
+                return;
+            };
+            let finished = !running.get_untracked().is_empty() && now.len() < running.get_untracked().len();
+            running.set(now);
+            if finished {
+                data.imports.refetch();
+                data.findings.refetch();
+                data.credentials.refetch();
+            }
+        });
+    };
+    poll();
+    if let Ok(handle) = set_interval_with_handle(poll, std::time::Duration::from_secs(1)) {
+        on_cleanup(move || handle.clear());
+    }
+    move || {
+        let imports = running.get();
+        (!imports.is_empty()).then(|| {
+            let items = imports
+                .into_iter()
+                .map(|import| {
+                    let total = import.bytes_total.max(1);
+                    let percent = (import.bytes_read.min(total) * 100 / total) as i64;
+                    let label = format!(
+                        "{} of {} read, {} events",
+                        format_size(import.bytes_read as i64),
+                        format_size(import.bytes_total as i64),
+                        import.events_read
+                    );
+                    view! {
+                        <li>
+                            {import.files.join(", ")} " · started by " {import.started_by} " at "
+                            <LocalTime time=import.started_at />
+                            <br />
+                            <progress max="100" value=percent aria-label="Import progress">{format!("{percent} %")}</progress>
+                            " " <span class="import-running-label">{label}</span>
+                        </li>
+                    }
+                })
+                .collect_view();
+            view! {
+                <div id="imports-running" role="status" aria-live="polite">
+                    <h3>"Running imports"</h3>
+                    <ul>{items}</ul>
+                </div>
+            }
+        })
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use rekey_types::{FindingCategory, Finding, ImportStatus, ImportedFile, TrailImport};
+use rekey_types::{FindingCategory, Finding, ImportStatus, ImportedFile, TrailImport, RunningImport};
 use sqlx::Row;
 use tokio::io::AsyncWriteExt;
 
@@ -13,7 +13,7 @@ use crate::api::cases::{stored_value_error, CaseRef};
 use crate::auth::User;
 use crate::db::{time_column, Db};
 use crate::error::{Error, Json, Result};
-use crate::import::{import_files, Importer, TrailFile};
+use crate::import::{import_files, Importer, RunningImports, TrailFile};
 use crate::api::Routes;
 use crate::AppState;
 
@@ -25,6 +25,7 @@ pub fn router(max_upload_bytes: usize) -> Routes {
                 .post(upload_import)
                 .layer(DefaultBodyLimit::max(max_upload_bytes)),
         )
+        .route("/cases/{number}/imports/running", get(list_running))
         .route("/cases/{number}/findings", get(list_findings))
 }
 
@@ -98,25 +99,39 @@ async fn upload_import(
 ) -> Result<(StatusCode, Json<TrailImport>)> {
     let upload = receive_files(&state, multipart).await?;
     let importer = Importer::from_user(&user);
-    let progress = std::sync::Arc::default();
-    let outcome = import_files(&state.db, &state.settings, case, &importer, upload.files.clone(), progress).await?;
-    state.mail_wakeup.notify_one();
-    crate::api::evidence::keep_import_files(
-        &state.db,
-        &state.evidence,
-        &state.settings,
-        &importer.actor,
-        case.id,
-        outcome.import_id,
-        &upload.files,
-    )
-    .await?;
+    let (progress, running) = RunningImports::start(&state.running_imports, case.id, &importer.display_name, &upload.files);
+    // The import runs in its own task, so it finishes even when the client stops waiting.
+    let task_state = state.clone();
+    let task = tokio::spawn(async move {
+        // The whole upload moves into the task, so its files outlive a request the client ended.
+        let upload = upload;
+        let _running = running;
+        let outcome = import_files(&task_state.db, &task_state.settings, case, &importer, upload.files.clone(), progress).await?;
+        task_state.mail_wakeup.notify_one();
+        crate::api::evidence::keep_import_files(
+            &task_state.db,
+            &task_state.evidence,
+            &task_state.settings,
+            &importer.actor,
+            case.id,
+            outcome.import_id,
+            &upload.files,
+        )
+        .await?;
+        Ok::<_, Error>(outcome)
+    });
+    let outcome = task.await.map_err(|e| anyhow::anyhow!("import task failed: {e}"))??;
     let imports = load_imports(&state.db, case, Some(outcome.import_id)).await?;
     let import = imports
         .into_iter()
         .next()
         .ok_or_else(|| anyhow::anyhow!("import {} vanished after commit", outcome.import_id))?;
     Ok((StatusCode::CREATED, Json(import)))
+}
+
+/// Imports of the case that are reading or storing now on this instance, with their progress.
+async fn list_running(State(state): State<AppState>, case: CaseRef) -> Json<Vec<RunningImport>> {
+    Json(state.running_imports.of_case(case.id))
 }
 
 async fn list_imports(

@@ -145,6 +145,7 @@ fn expectation(method: &Method, path: &str) -> Rule {
         }
         ("GET", "/dashboard") => Rule::Staff,
         ("POST", "/cases/{number}/report/send") => Rule::CaseLead,
+        ("GET", "/cases/{number}/imports/running") => Rule::CaseRead { overview: false },
         _ => panic!("no authorization entry for {m} /api/v1{path}; add one to `expectation`"),
     }
 }

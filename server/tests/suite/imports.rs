@@ -20,6 +20,7 @@ on_both_backends!(
     import_failure_records_files,
     import_gzip_over_limit_rejected,
     import_redacts_session_token,
+    import_progress_survives_leaving,
 );
 
 async fn case_with_leaked_key(app: &TestApp) -> i64 {
@@ -263,4 +264,58 @@ async fn cli_import_trail_on_sqlite() {
         .unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("case 99 not found"));
+}
+
+/// Starts a large import, watches its progress, and drops the request: the import finishes on
+/// the server all the same.
+async fn import_progress_survives_leaving(backend: Backend) {
+    use crate::trail_fixtures::{event, lines_file, OTHER_KEY};
+
+    let app = spawn_app(backend).await;
+    app.login_admin().await;
+    let case = app.create_case(COMPROMISE_TIME).await;
+    app.add_access_key(case, LEAKED_KEY).await;
+    // Calls of another key after the compromise time are all kept for later re-analysis,
+    // which makes storing them take a while.
+    let events: Vec<Value> = (0..40_000)
+        .map(|n| event(&format!("bulk-{n}"), "2024-03-01T11:00:00Z", "GetObject", OTHER_KEY))
+        .collect();
+    let file = lines_file(&events);
+
+    let base = app.base.clone();
+    let client = app.client.clone();
+    let upload = tokio::spawn(async move {
+        let part = reqwest::multipart::Part::bytes(file).file_name("bulk.jsonl");
+        client
+            .post(format!("{base}/api/v1/cases/{case}/imports"))
+            .header("X-Requested-With", "rekey")
+            .multipart(reqwest::multipart::Form::new().part("files", part))
+            .send()
+            .await
+    });
+    let running = crate::helpers::wait_for("the running import", std::time::Duration::from_secs(60), || async {
+        let running = app.get_json(&format!("/api/v1/cases/{case}/imports/running")).await;
+        let first = running.as_array()?.first()?.clone();
+        (first["bytes_total"].as_u64()? > 0).then_some(first)
+    })
+    .await;
+    assert_eq!(running["files"], json!(["bulk.jsonl"]));
+    assert_eq!(running["started_by"], "Administrator");
+    upload.abort();
+
+    let imports = crate::helpers::wait_for("the import to finish", std::time::Duration::from_secs(120), || async {
+        let imports = app.get_json(&format!("/api/v1/cases/{case}/imports")).await;
+        let done = imports.as_array()?.iter().any(|import| import["status"] == "completed");
+        done.then_some(imports)
+    })
+    .await;
+    assert_eq!(imports[0]["events_read"], 40_000);
+    // The files are kept as evidence after the import commits; then the entry goes.
+    crate::helpers::wait_for("the running list to empty", std::time::Duration::from_secs(60), || async {
+        let running = app.get_json(&format!("/api/v1/cases/{case}/imports/running")).await;
+        (running == json!([])).then_some(())
+    })
+    .await;
+    let evidence = app.get_json(&format!("/api/v1/cases/{case}/evidence")).await;
+    assert_eq!(evidence[0]["original_name"], "bulk.jsonl", "the file is kept although the client left");
 }
