@@ -266,14 +266,20 @@ pub async fn imports(number: i64) -> ApiResult<Vec<TrailImport>> {
     get(&case_url(number, "/imports")).await
 }
 
-/// Uploads trail files as `multipart/form-data`, each under the field name `files`.
-pub async fn import_trail(number: i64, files: &[File]) -> ApiResult<TrailImport> {
+/// Uploads trail files as `multipart/form-data`, each under the field name `files`. With
+/// `keep_readable`, files that break keep their events before the break instead of failing the
+/// import.
+pub async fn import_trail(number: i64, files: &[File], keep_readable: bool) -> ApiResult<TrailImport> {
     let form = FormData::new().map_err(|_| {
         ApiError::invalid(
             "files",
             "This browser cannot build a file upload (FormData).",
         )
     })?;
+    if keep_readable {
+        form.append_with_str("on_error", "keep_readable")
+            .map_err(|_| ApiError::invalid("files", "This browser cannot build a file upload (FormData)."))?;
+    }
     for file in files {
         form.append_with_blob_and_filename("files", file, &file.name())
             .map_err(|_| {

@@ -232,7 +232,8 @@ async fn load_matcher(db: &Db, case: CaseRef) -> Result<CredentialMatcher> {
 
 /// Imports `files` into `case`, counting what it reads in `progress`. On a read error nothing is
 /// kept, a failed import is recorded with the files' names, sizes and hashes, and the error
-/// names the file and position.
+/// names the file and position. With `keep_readable`, the readable events are imported instead
+/// and the import records what was skipped.
 pub async fn import_files(
     db: &Db,
     settings: &Settings,
@@ -240,6 +241,7 @@ pub async fn import_files(
     importer: &Importer,
     files: Vec<TrailFile>,
     progress: Arc<ImportProgress>,
+    keep_readable: bool,
 ) -> Result<ImportOutcome> {
     if files.is_empty() {
         return Err(Error::invalid("files", "no file given; choose one or more CloudTrail files"));
@@ -259,15 +261,16 @@ pub async fn import_files(
     let options = settings.trail_read_options();
     let failed_files = files.clone();
     let (sender, receiver) = mpsc::channel::<Message>(1024);
-    let reader = tokio::task::spawn_blocking(move || read_all(files, &matcher, options, &progress, &sender));
+    let reader =
+        tokio::task::spawn_blocking(move || read_all(files, &matcher, options, keep_readable, &progress, &sender));
     let spooler = tokio::task::spawn_blocking(move || spool_messages(receiver));
     let events_read = reader.await.map_err(anyhow::Error::from)?;
     let spool = spooler
         .await
         .map_err(anyhow::Error::from)?
         .map_err(|e| anyhow::anyhow!("cannot write the import spool file: {e}"))?;
-    let events_read = match events_read {
-        Ok(count) => count,
+    let (events_read, skipped) = match events_read {
+        Ok(read) => read,
         Err(message) => {
             let message = format!("{message}. Nothing was imported from {}.", list_names(&failed_files));
             let records = tokio::task::spawn_blocking(move || describe_files(&failed_files))
@@ -291,6 +294,15 @@ pub async fn import_files(
     outcome.events_read = events_read;
 
     finish_import(&mut tx, &outcome, &file_records).await?;
+    if !skipped.is_empty() {
+        let note = format!("Kept the readable part; skipped: {}", skipped.join("; "));
+        sqlx::query("UPDATE trail_imports SET error = $1 WHERE id = $2")
+            .bind(&note)
+            .bind(outcome.import_id)
+            .execute(&mut *tx)
+            .await?;
+        tracing::warn!(case = case.number, import = outcome.import_id, %note, "trail import skipped unreadable parts");
+    }
     notify_findings(&mut tx, settings, case, importer, findings).await?;
     let event = audit::Event::new("trail_imported", "trail_import")
         .entity(outcome.import_id)
@@ -343,15 +355,18 @@ fn replay_spool(spool: std::fs::File, sender: &mpsc::Sender<Message>) -> std::io
 }
 
 /// Reads every file, sending matching events; returns the number of events read or a
-/// message naming the file and position that could not be read. A zip archive is read entry by
-/// entry, and its file record is the archive itself.
+/// message naming the file and position that could not be read. With `keep_readable`, a file
+/// that breaks keeps the events before the break, and the messages are returned instead. A zip
+/// archive is read entry by entry, and its file record is the archive itself.
 fn read_all(
     files: Vec<TrailFile>,
     matcher: &CredentialMatcher,
     options: ReadOptions,
+    keep_readable: bool,
     progress: &ImportProgress,
     sender: &mpsc::Sender<Message>,
-) -> Result<i64, String> {
+) -> Result<(i64, Vec<String>), String> {
+    let mut skipped = Vec::new();
     let events_read = std::cell::Cell::new(0i64);
     let mut on_event = |event: Event| {
         events_read.set(events_read.get() + 1);
@@ -388,9 +403,11 @@ fn read_all(
         };
         match summary {
             Ok(()) => {}
+            // The events before the error are already sent; the rest of the file is left out.
+            Err(ReadFailure::Read(error)) if keep_readable => skipped.push(error.to_string()),
             Err(ReadFailure::Read(error)) => return Err(error.to_string()),
             // The receiver is gone only when storing failed; that error is reported instead.
-            Err(ReadFailure::Callback(_)) => return Ok(events_read.get()),
+            Err(ReadFailure::Callback(_)) => return Ok((events_read.get(), skipped)),
         }
         // Hash the bytes after the last event too, such as trailing whitespace.
         std::io::copy(&mut input, &mut std::io::sink()).map_err(|e| format!("{}: {e}", file.name))?;
@@ -400,10 +417,10 @@ fn read_all(
             sha256: hex::encode(input.hasher.finalize()),
         };
         if sender.blocking_send(Message::FileDone(record)).is_err() {
-            return Ok(events_read.get());
+            return Ok((events_read.get(), skipped));
         }
     }
-    Ok(events_read.get())
+    Ok((events_read.get(), skipped))
 }
 
 /// Inserts the import row, then every matched event and finding, as they arrive.

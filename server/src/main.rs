@@ -57,6 +57,10 @@ enum Command {
         /// Username recorded as the importer.
         #[arg(long, default_value = "admin")]
         user: String,
+        /// Import the events before the first unreadable record of a broken file, and the other
+        /// files, instead of importing nothing.
+        #[arg(long)]
+        keep_readable: bool,
         /// Trail files or directories (searched recursively): CloudTrail or CTS exports in any
         /// form, plain, gzip or zip.
         #[arg(required = true)]
@@ -135,7 +139,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::User {
             command: UserCommand::Add { username, name, email, role },
         } => add_user(settings, &username, name.as_deref(), email.as_deref(), role).await,
-        Command::ImportTrail { case, user, files } => import_trail(settings, &case, &user, files).await,
+        Command::ImportTrail { case, user, keep_readable, files } => {
+            import_trail(settings, &case, &user, keep_readable, files).await
+        }
         Command::Verify => verify(settings).await,
     }
 }
@@ -246,7 +252,7 @@ async fn add_user(
     Ok(())
 }
 
-async fn import_trail(settings: Settings, case: &str, username: &str, paths: Vec<PathBuf>) -> anyhow::Result<()> {
+async fn import_trail(settings: Settings, case: &str, username: &str, keep_readable: bool, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     let number = parse_case_reference(case)
         .ok_or_else(|| anyhow::anyhow!("--case '{case}' is not a case number; use the form 3 or RK-3"))?;
     let db = Db::connect_existing(&settings.database_url()).await?;
@@ -299,7 +305,7 @@ async fn import_trail(settings: Settings, case: &str, username: &str, paths: Vec
     }
     let progress = Arc::new(ImportProgress::default());
     let reporter = tokio::spawn(report_progress(progress.clone()));
-    let result = import_files(&db, &settings, case, &importer, files.clone(), progress.clone()).await;
+    let result = import_files(&db, &settings, case, &importer, files.clone(), progress.clone(), keep_readable).await;
     reporter.abort();
     if std::io::stderr().is_terminal() {
         // End the progress line, which the next output would otherwise overwrite.

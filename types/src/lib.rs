@@ -221,7 +221,8 @@ pub struct TrailImport {
     /// Matched events not stored by an earlier import.
     pub events_new: i64,
     pub findings_new: i64,
-    /// Reason the import failed. A failed import keeps nothing.
+    /// Reason the import failed, as a failed import keeps nothing. For a completed import that
+    /// was asked to keep the readable part, what it skipped.
     pub error: Option<String>,
 }
 

@@ -75,8 +75,8 @@ fn ImportForm(data: CaseData) -> impl IntoView {
     let state = RwSignal::new(UploadState::Idle);
     let uploading = move || matches!(state.get(), UploadState::Uploading { .. });
 
-    let submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
+    // Sends the selected files; `keep_readable` imports what can be read of files that break.
+    let start = move |keep_readable: bool| {
         if matches!(state.get_untracked(), UploadState::Uploading { .. }) {
             return;
         }
@@ -95,7 +95,7 @@ fn ImportForm(data: CaseData) -> impl IntoView {
             file_count: files.len(),
         });
         leptos::task::spawn_local(async move {
-            match api::import_trail(data.number, &files).await {
+            match api::import_trail(data.number, &files, keep_readable).await {
                 Ok(import) => {
                     input.set_value("");
                     state.set(UploadState::Done(import));
@@ -113,6 +113,32 @@ fn ImportForm(data: CaseData) -> impl IntoView {
             // A failed import is listed too, with its error.
             data.imports.refetch();
         });
+    };
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        start(false);
+    };
+    let discard = move |_| {
+        if let Some(input) = input.get_untracked() {
+            input.set_value("");
+        }
+        state.set(UploadState::Idle);
+    };
+    // A file that could not be read leaves a choice: import what could be read, or nothing.
+    let choice = move || {
+        let UploadState::Failed(error) = state.get() else {
+            return None;
+        };
+        error.detail.message.contains("Nothing was imported").then(|| {
+            view! {
+                <div id="import-choice" class="inline-actions">
+                    <button id="import-keep-readable" type="button" on:click=move |_| start(true)>
+                        "Import the readable part"
+                    </button>
+                    <button id="import-discard" type="button" class="secondary" on:click=discard>"Discard"</button>
+                </div>
+            }
+        })
     };
 
     let status = move || match state.get() {
@@ -148,6 +174,7 @@ fn ImportForm(data: CaseData) -> impl IntoView {
                 "Import"
             </button>
             <div id="import-status" role="status" aria-live="polite">{status}</div>
+            {choice}
         </form>
     }
 }
@@ -158,6 +185,7 @@ fn ImportResult(import: TrailImport) -> impl IntoView {
     view! {
         <div id="import-result" class="success">
             <p>"Import finished."</p>
+            {import.error.clone().map(|note| view! { <p id="import-skipped" class="notice">{note}</p> })}
             <dl class="counts">
                 <dt>"Events read"</dt>
                 <dd id="import-events-read">{import.events_read}</dd>

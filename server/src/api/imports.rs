@@ -33,6 +33,9 @@ pub fn router(max_upload_bytes: usize) -> Routes {
 struct Upload {
     _dir: tempfile::TempDir,
     files: Vec<TrailFile>,
+    /// Whether the form asked to keep the readable part of files that break (`on_error` set to
+    /// `keep_readable`) instead of discarding the import.
+    keep_readable: bool,
 }
 
 /// Streams every `files` part of the request to disk.
@@ -47,12 +50,27 @@ async fn receive_files(state: &AppState, mut multipart: Multipart) -> Result<Upl
         .map_err(|e| anyhow::anyhow!("cannot create upload directory: {e}"))?;
 
     let mut files = Vec::new();
+    let mut keep_readable = false;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error(state))? {
+        if field.name() == Some("on_error") {
+            let value = field.text().await.map_err(multipart_error(state))?;
+            keep_readable = match value.trim() {
+                "keep_readable" => true,
+                "discard" | "" => false,
+                other => {
+                    return Err(Error::invalid(
+                        "on_error",
+                        format!("on_error '{other}' is unknown; use discard or keep_readable"),
+                    ))
+                }
+            };
+            continue;
+        }
         if field.name() != Some("files") {
             let name = field.name().unwrap_or("").to_string();
             return Err(Error::invalid(
                 &name,
-                format!("unexpected form field '{name}'; send the trail files in the field 'files'"),
+                format!("unexpected form field '{name}'; send the trail files in the field 'files' and optionally 'on_error'"),
             ));
         }
         let name = field
@@ -76,7 +94,11 @@ async fn receive_files(state: &AppState, mut multipart: Multipart) -> Result<Upl
             .map_err(|e| anyhow::anyhow!("cannot write upload: {e}"))?;
         files.push(TrailFile { name, path });
     }
-    Ok(Upload { _dir: dir, files })
+    Ok(Upload {
+        _dir: dir,
+        files,
+        keep_readable,
+    })
 }
 
 fn multipart_error(state: &AppState) -> impl Fn(axum::extract::multipart::MultipartError) -> Error + '_ {
@@ -106,7 +128,8 @@ async fn upload_import(
         // The whole upload moves into the task, so its files outlive a request the client ended.
         let upload = upload;
         let _running = running;
-        let outcome = import_files(&task_state.db, &task_state.settings, case, &importer, upload.files.clone(), progress).await?;
+        let files = upload.files.clone();
+        let outcome = import_files(&task_state.db, &task_state.settings, case, &importer, files, progress, upload.keep_readable).await?;
         task_state.mail_wakeup.notify_one();
         crate::api::evidence::keep_import_files(
             &task_state.db,

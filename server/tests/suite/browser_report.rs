@@ -94,6 +94,25 @@ async fn evidence_and_report(client: &Client, app: &TestApp, case: i64, upload: 
     })
     .await;
 
+    // A broken trail file fails the import; the analyst keeps the readable part.
+    let broken = upload.with_file_name("broken.jsonl");
+    let mut lines = crate::trail_fixtures::lines_file(&standard_events());
+    lines.extend_from_slice(b"{\"eventID\": \"cut off\n");
+    std::fs::write(&broken, lines).unwrap();
+    client.find(Locator::Id("import-files")).await?.send_keys(&broken.display().to_string()).await?;
+    click(client, "import-submit").await?;
+    wait_for("the choice after the failed import", Duration::from_secs(20), || async {
+        client.find(Locator::Id("import-keep-readable")).await.ok()
+    })
+    .await;
+    click(client, "import-keep-readable").await?;
+    let skipped = wait_for("the import of the readable part", Duration::from_secs(20), || async {
+        let text = text_of(client, "import-skipped").await;
+        (!text.is_empty()).then_some(text)
+    })
+    .await;
+    assert!(skipped.contains("broken.jsonl line 5"), "{skipped}");
+
     // The report page shows the computed times and takes the lessons learned.
     click(client, "case-report-link").await?;
     let title = wait_for("the report", Duration::from_secs(15), || async {

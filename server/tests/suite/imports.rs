@@ -21,6 +21,7 @@ on_both_backends!(
     import_gzip_over_limit_rejected,
     import_redacts_session_token,
     import_progress_survives_leaving,
+    import_keeps_readable_part_when_asked,
 );
 
 async fn case_with_leaked_key(app: &TestApp) -> i64 {
@@ -318,4 +319,39 @@ async fn import_progress_survives_leaving(backend: Backend) {
     .await;
     let evidence = app.get_json(&format!("/api/v1/cases/{case}/evidence")).await;
     assert_eq!(evidence[0]["original_name"], "bulk.jsonl", "the file is kept although the client left");
+}
+
+/// After a failed import the analyst may keep what could be read: the good files, and the
+/// events before the break of a broken one.
+async fn import_keeps_readable_part_when_asked(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let case = case_with_leaked_key(&app).await;
+    let mut broken = lines_file(&standard_events());
+    broken.extend_from_slice(b"{\"eventID\": \"cut off\n");
+    broken.extend_from_slice(&lines_file(&[event("e-after-break", "2024-03-01T10:20:00Z", "DeleteRole", LEAKED_KEY)]));
+    let good = records_file(&[event("e-good", "2024-03-01T10:10:00Z", "DeleteUser", LEAKED_KEY)]);
+
+    let form = |choice: &str| {
+        reqwest::multipart::Form::new()
+            .text("on_error", choice.to_string())
+            .part("files", reqwest::multipart::Part::bytes(good.clone()).file_name("good.json"))
+            .part("files", reqwest::multipart::Part::bytes(broken.clone()).file_name("broken.jsonl"))
+    };
+    let path = format!("/api/v1/cases/{case}/imports");
+    let unknown = app.request(reqwest::Method::POST, &path).multipart(form("maybe")).send().await.unwrap();
+    let body = expect_status(unknown, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(body["error"]["field"], "on_error");
+
+    let kept = app.request(reqwest::Method::POST, &path).multipart(form("keep_readable")).send().await.unwrap();
+    let import = expect_status(kept, StatusCode::CREATED).await;
+    assert_eq!(import["status"], "completed");
+    assert_eq!(import["events_read"], 5, "one good event and the four before the break");
+    let note = import["error"].as_str().unwrap();
+    assert!(note.contains("broken.jsonl line 5"), "{note}");
+    assert_eq!(import["files"].as_array().unwrap().len(), 2);
+
+    let names: Vec<String> = findings(&app, case).await.iter().map(|f| f["event_id"].as_str().unwrap().to_string()).collect();
+    assert!(names.contains(&"e-good".to_string()), "{names:?}");
+    assert!(names.contains(&"e-create-user".to_string()), "{names:?}");
+    assert!(!names.contains(&"e-after-break".to_string()), "the rest of a broken file is left out: {names:?}");
 }
