@@ -377,11 +377,17 @@ async fn authenticate_request(parts: &Parts, state: &AppState) -> Result<User> {
         let last_seen: i64 = row.try_get("last_seen_at")?;
         if now - last_seen > LAST_SEEN_WRITE_INTERVAL_MILLIS {
             let session_id: i64 = row.try_get("session_id")?;
-            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
+            // The idle timeout only needs an approximate time, so a write that waits for a busy
+            // database, such as SQLite during a large import, must not fail the request.
+            let touched = sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(session_id)
-                .execute(&state.db.pool)
-                .await?;
+                .execute(&state.db.pool);
+            match tokio::time::timeout(std::time::Duration::from_secs(2), touched).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => tracing::warn!(session = session_id, %error, "session last-seen time not written"),
+                Err(_) => tracing::warn!(session = session_id, "session last-seen time not written: database busy"),
+            }
         }
         Ok(User {
             account: user_from_row(&row)?,

@@ -91,7 +91,11 @@ impl EvidenceStore {
         match self {
             EvidenceStore::Local { root } => {
                 let target = local_path(root, &staged.sha256);
-                if tokio::fs::try_exists(&target).await.unwrap_or(false) {
+                // Stored content that no longer matches its hash is replaced, so uploading the
+                // original again repairs a damaged file.
+                if tokio::fs::try_exists(&target).await.unwrap_or(false)
+                    && self.hash_stored(&staged.sha256).await?.as_deref() == Some(staged.sha256.as_str())
+                {
                     return Ok(());
                 }
                 let parent = target.parent().unwrap_or(root);
@@ -106,7 +110,9 @@ impl EvidenceStore {
             }
             EvidenceStore::Object { store, prefix, .. } => {
                 let location = object_path(prefix, &staged.sha256);
-                if store.head(&location).await.is_ok() {
+                if store.head(&location).await.is_ok()
+                    && self.hash_stored(&staged.sha256).await?.as_deref() == Some(staged.sha256.as_str())
+                {
                     return Ok(());
                 }
                 let upload = store

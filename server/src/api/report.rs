@@ -250,9 +250,11 @@ async fn save_lessons(
         ("detection_gaps", &input.detection_gaps),
         ("forensic_findings", &input.forensic_findings),
     ];
+    // Secrets such as passwords and bearer tokens are replaced before saving, because the
+    // lessons go into exported reports.
     let mut texts = Vec::with_capacity(fields.len());
     for (name, value) in fields {
-        texts.push(checked_text(name, value, LESSON_CHARS)?);
+        texts.push(crate::redact::redact(&checked_text(name, value, LESSON_CHARS)?).text);
     }
     let before = load_lessons(&state.db, case.id).await?;
     let now = now_millis();

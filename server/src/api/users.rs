@@ -346,6 +346,14 @@ async fn revoke_token(State(state): State<AppState>, user: User, Path(id): Path<
 /// Starts two-factor setup: stores a new pending secret and returns it once.
 async fn totp_setup(State(state): State<AppState>, user: User) -> Result<Json<TotpSetup>> {
     user.require_session()?;
+    // Replacing an enrolled secret would let a stolen session lock the owner out, so the old
+    // one must be turned off first, which needs the password.
+    if user.account.totp_enabled {
+        return Err(Error::conflict(
+            "totp",
+            "two-factor authentication is already on; turn it off with your password before setting up a new app",
+        ));
+    }
     let secret = crate::totp::new_secret();
     sqlx::query("UPDATE users SET totp_pending_secret = $1 WHERE id = $2")
         .bind(&secret)

@@ -281,6 +281,13 @@ async fn tampered_file_is_detected(backend: Backend) {
     std::fs::remove_file(stored_path(&app, &sha256)).unwrap();
     let missing = app.get(&format!("/api/v1/cases/{case}/evidence/{id}/content")).await;
     assert_eq!(missing.status(), StatusCode::CONFLICT);
+
+    // Uploading the original again restores the stored content for both records.
+    let original = b"trail export kept for the regulator".to_vec();
+    expect_status(upload(&app, case, "export.txt", original.clone()).await, StatusCode::CREATED).await;
+    let repaired = app.get(&format!("/api/v1/cases/{case}/evidence/{id}/content")).await;
+    assert_eq!(repaired.status(), StatusCode::OK);
+    assert_eq!(repaired.bytes().await.unwrap().to_vec(), original);
 }
 
 async fn evidence_links_stay_within_the_case(backend: Backend) {

@@ -143,7 +143,10 @@ async fn lessons_learned_keep_versions_and_cmdb_confirmation(backend: Backend) {
     let again = expect_status(put(json!({"version": 2, "what_worked": "Fast rotation", "cmdb_updated": true})).await.unwrap(), StatusCode::OK).await;
     assert_eq!(again["cmdb_confirmed_at"], confirmed_at, "the first confirmation is kept");
 
-    let secret = put(json!({"version": 3, "root_cause": "key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY was in git"})).await.unwrap();
+    let redacted = put(json!({"version": 3, "root_cause": "CI log printed password=Sup3rS3cretPw!"})).await.unwrap();
+    let redacted = expect_status(redacted, StatusCode::OK).await;
+    assert_eq!(redacted["root_cause"], "CI log printed password=[REDACTED]");
+    let secret = put(json!({"version": 4, "root_cause": "key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY was in git"})).await.unwrap();
     let body = expect_status(secret, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(body["error"]["field"], "root_cause");
 
@@ -161,7 +164,7 @@ async fn lessons_learned_keep_versions_and_cmdb_confirmation(backend: Backend) {
 
     let audit = app.get_json(&format!("/api/v1/cases/{case}/audit")).await;
     let kinds: Vec<&str> = audit.as_array().unwrap().iter().map(|row| row["entity_type"].as_str().unwrap()).collect();
-    assert_eq!(kinds.iter().filter(|k| **k == "lessons_learned").count(), 3);
+    assert_eq!(kinds.iter().filter(|k| **k == "lessons_learned").count(), 4);
     assert_eq!(kinds.iter().filter(|k| **k == "improvement_action").count(), 2);
 }
 

@@ -44,6 +44,9 @@ async fn totp_login_needs_code(backend: Backend) {
     let app = spawn_app(backend).await;
     app.login_admin().await;
     let (secret, used_step) = enable_totp(&app).await;
+    // A session alone cannot swap the enrolled app for another one.
+    let again = app.post("/api/v1/account/totp/setup", &json!({})).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
     let me = app.get_json("/api/v1/session").await;
     assert_eq!(me["totp_enabled"], true);
 
