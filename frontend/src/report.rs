@@ -223,10 +223,16 @@ fn ReportBody(report: Report, reload: LocalResource<api::ApiResult<Report>>) -> 
             {impacts}
             <h2>"Affected resources and recovery"</h2>
             {resources}
+            {(report.resources_total > report.resources.len() as i64).then(|| view! {
+                <p class="hint">{format!("{} more affected resources are listed on the case page.", report.resources_total - report.resources.len() as i64)}</p>
+            })}
             <h2>"Stakeholder communications"</h2>
             {communications}
             <h2>"Timeline"</h2>
             <ol class="report-timeline">{timeline}</ol>
+            {(report.timeline_total > report.timeline.len() as i64).then(|| view! {
+                <p class="hint">{format!("{} later entries are on the case's timeline.", report.timeline_total - report.timeline.len() as i64)}</p>
+            })}
             <h2>"Evidence"</h2>
             {evidence}
             <LessonsSection number=number lessons=report.lessons.clone() can_write=can_write reload=reload />

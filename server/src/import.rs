@@ -57,6 +57,8 @@ pub struct ImportProgress {
     /// Total size of the files, set before reading starts.
     pub bytes_total: AtomicU64,
     pub events_read: AtomicU64,
+    /// Set once every file is read and the kept events are being stored.
+    pub storing: std::sync::atomic::AtomicBool,
 }
 
 /// Imports running on this instance, by case, so that the case page can show their progress
@@ -132,6 +134,7 @@ impl RunningImports {
                         bytes_read: progress.bytes_read.load(Ordering::Relaxed),
                         bytes_total: progress.bytes_total.load(Ordering::Relaxed),
                         events_read: progress.events_read.load(Ordering::Relaxed),
+                        storing: progress.storing.load(Ordering::Relaxed),
                     },
                 )
             })
@@ -261,6 +264,7 @@ pub async fn import_files(
     let options = settings.trail_read_options();
     let failed_files = files.clone();
     let (sender, receiver) = mpsc::channel::<Message>(1024);
+    let storing = progress.clone();
     let reader =
         tokio::task::spawn_blocking(move || read_all(files, &matcher, options, keep_readable, &progress, &sender));
     let spooler = tokio::task::spawn_blocking(move || spool_messages(receiver));
@@ -282,6 +286,7 @@ pub async fn import_files(
         }
     };
 
+    storing.storing.store(true, Ordering::Relaxed);
     let (sender, receiver) = mpsc::channel::<Message>(1024);
     let replayer = tokio::task::spawn_blocking(move || replay_spool(spool, &sender));
     let mut tx = db.begin().await?;

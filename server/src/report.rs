@@ -218,6 +218,11 @@ pub fn document(report: &Report) -> Vec<Block> {
         }
     }
 
+    let more_resources = report.resources_total - report.resources.len() as i64;
+    if more_resources > 0 {
+        blocks.push(Block::Paragraph(format!("{more_resources} more affected resources are listed in Rekey.")));
+    }
+
     blocks.push(Block::Heading("Stakeholder communications".into()));
     if report.communications.is_empty() {
         blocks.push(Block::Paragraph("No message was sent or recorded.".into()));
@@ -240,6 +245,11 @@ pub fn document(report: &Report) -> Vec<Block> {
     for entry in &report.timeline {
         let actor = entry.actor.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
         blocks.push(Block::Item(format!("{}: {}{actor}", utc(entry.at), entry.title)));
+    }
+
+    let more_entries = report.timeline_total - report.timeline.len() as i64;
+    if more_entries > 0 {
+        blocks.push(Block::Paragraph(format!("{more_entries} later timeline entries are listed in Rekey.")));
     }
 
     blocks.push(Block::Heading("Evidence".into()));

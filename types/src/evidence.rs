@@ -210,6 +210,10 @@ pub struct CategoryCount {
     pub attempts: i64,
 }
 
+/// Largest number of resources and of timeline entries listed in a report, so that a case with
+/// hundreds of thousands of calls still gives a report people can read.
+pub const REPORT_LIST_LIMIT: usize = 500;
+
 /// The post-incident report, assembled from the case's records when requested.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
@@ -223,9 +227,15 @@ pub struct Report {
     pub findings_by_category: Vec<CategoryCount>,
     pub finding_total: i64,
     pub impacts: Vec<ImpactRecord>,
+    /// The first affected resources, at most `REPORT_LIST_LIMIT`; `resources_total` counts all.
     pub resources: Vec<AffectedResource>,
+    #[serde(default)]
+    pub resources_total: i64,
     pub communications: Vec<CommunicationEntry>,
+    /// The first timeline entries, at most `REPORT_LIST_LIMIT`; `timeline_total` counts all.
     pub timeline: Vec<TimelineEntry>,
+    #[serde(default)]
+    pub timeline_total: i64,
     pub tasks: Vec<Task>,
     pub evidence: Vec<Evidence>,
     pub lessons: LessonsLearned,

@@ -237,6 +237,9 @@ pub struct RunningImport {
     pub bytes_read: u64,
     pub bytes_total: u64,
     pub events_read: u64,
+    /// True once reading is done and the kept events are being stored.
+    #[serde(default)]
+    pub storing: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

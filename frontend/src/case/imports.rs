@@ -297,12 +297,16 @@ fn RunningImports(data: CaseData) -> impl IntoView {
                 .map(|import| {
                     let total = import.bytes_total.max(1);
                     let percent = (import.bytes_read.min(total) * 100 / total) as i64;
-                    let label = format!(
-                        "{} of {} read, {} events",
-                        format_size(import.bytes_read as i64),
-                        format_size(import.bytes_total as i64),
-                        import.events_read
-                    );
+                    let label = if import.storing {
+                        format!("all {} events read; storing the kept events…", import.events_read)
+                    } else {
+                        format!(
+                            "{} of {} read, {} events",
+                            format_size(import.bytes_read as i64),
+                            format_size(import.bytes_total as i64),
+                            import.events_read
+                        )
+                    };
                     view! {
                         <li>
                             {import.files.join(", ")} " · started by " {import.started_by} " at "

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use chrono::Utc;
 use rekey_types::{
-    format_duration, parse_zoned_time, CategoryCount, ReportSendResult, ReportSending, ClosedCaseTimes, Dashboard, FindingCategory, ImprovementAction,
+    format_duration, parse_zoned_time, CategoryCount, REPORT_LIST_LIMIT, ReportSendResult, ReportSending, ClosedCaseTimes, Dashboard, FindingCategory, ImprovementAction,
     ImprovementInput, ImprovementStatus, LessonsInput, LessonsLearned, OverdueCase, Phase, PhaseChangeRecord,
     PhaseSeverityCount, Report, Severity, UserRole,
 };
@@ -60,6 +60,12 @@ pub async fn assemble(state: &AppState, case: CaseRef) -> Result<Report> {
         count.findings += 1;
         count.attempts += i64::from(finding.attempt);
     }
+    let mut resources = resources::list_resources(State(state.clone()), case).await?.0;
+    let resources_total = resources.len() as i64;
+    resources.truncate(REPORT_LIST_LIMIT);
+    let mut timeline = timeline::timeline(State(state.clone()), case).await?.0;
+    let timeline_total = timeline.len() as i64;
+    timeline.truncate(REPORT_LIST_LIMIT);
     Ok(Report {
         times: response_times(details.compromise_time, details.created_at, &phase_changes),
         generated_at: Utc::now(),
@@ -69,9 +75,11 @@ pub async fn assemble(state: &AppState, case: CaseRef) -> Result<Report> {
         finding_total: findings.len() as i64,
         findings_by_category: by_category.into_values().collect(),
         impacts: impact::list_impacts(State(state.clone()), case).await?.0,
-        resources: resources::list_resources(State(state.clone()), case).await?.0,
+        resources,
+        resources_total,
         communications: communications::list_communications(State(state.clone()), case).await?.0,
-        timeline: timeline::timeline(State(state.clone()), case).await?.0,
+        timeline,
+        timeline_total,
         tasks: tasks::list_tasks(State(state.clone()), case).await?.0,
         evidence: crate::api::evidence::load_case_evidence(&state.db, case.id).await?,
         lessons: load_lessons(&state.db, case.id).await?,

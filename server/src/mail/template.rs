@@ -117,7 +117,7 @@ impl CaseEvent {
                     paragraphs.push(note.trim().to_string());
                 }
                 paragraphs.extend(summary.iter().cloned());
-                paragraphs.push(format!("Read the full report: {report_link}"));
+                paragraphs.push(format!("Members of the case read the full report in Rekey: {report_link}"));
                 paragraphs
             }
         }

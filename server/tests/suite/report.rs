@@ -14,6 +14,7 @@ on_both_backends!(
     lessons_learned_keep_versions_and_cmdb_confirmation,
     dashboard_counts_open_cases_and_times_of_closed_ones,
     report_email_reaches_its_followers,
+    large_case_report_lists_are_bounded,
 );
 
 async fn move_to(app: &TestApp, case: i64, phase: &str) {
@@ -237,4 +238,30 @@ async fn report_email_reaches_its_followers(backend: Backend) {
     assert!(message.contains("Time to detect"), "{message}");
     assert!(message.contains(&format!("/cases/{case}/report")), "{message}");
     assert!(!message.contains("hunter2secret"), "secrets are redacted: {message}");
+}
+
+async fn large_case_report_lists_are_bounded(backend: Backend) {
+    use crate::trail_fixtures::{event, lines_file};
+
+    let app = spawn_app(backend).await;
+    app.login_admin().await;
+    let case = app.create_case(COMPROMISE_TIME).await;
+    app.add_access_key(case, LEAKED_KEY).await;
+    let events: Vec<Value> = (0..600)
+        .map(|n| {
+            let mut call = event(&format!("e-{n}"), "2024-03-01T10:30:00Z", "DeleteUser", LEAKED_KEY);
+            call["requestParameters"]["userName"] = json!(format!("user-{n}"));
+            call
+        })
+        .collect();
+    expect_status(app.upload(case, &[("many.jsonl", lines_file(&events))]).await, StatusCode::CREATED).await;
+
+    let report = app.get_json(&format!("/api/v1/cases/{case}/report")).await;
+    assert_eq!(report["resources_total"], 600);
+    assert_eq!(report["resources"].as_array().unwrap().len(), rekey_types::REPORT_LIST_LIMIT);
+    assert!(report["timeline_total"].as_i64().unwrap() > 600);
+    assert_eq!(report["timeline"].as_array().unwrap().len(), rekey_types::REPORT_LIST_LIMIT);
+    let (markdown, _) = export(&app, case, "markdown").await;
+    let markdown = String::from_utf8(markdown).unwrap();
+    assert!(markdown.contains("100 more affected resources are listed in Rekey."), "{}", &markdown[..500]);
 }
