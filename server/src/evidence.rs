@@ -26,7 +26,7 @@ const CHUNK: usize = 256 * 1024;
 /// Readable content of a stored file.
 pub type Content = Pin<Box<dyn AsyncRead + Send>>;
 
-/// Where evidence content is kept.
+/// Storage of evidence content.
 #[derive(Clone)]
 pub enum EvidenceStore {
     /// `{root}/{first two hex digits}/{sha256}` on local disk.
@@ -353,8 +353,8 @@ pub fn claimed_media_type(name: &str) -> Option<&'static str> {
     })
 }
 
-/// Whether a detected type fits a claimed one. Text forms fit each other, because a log named
-/// `.txt` that holds JSON is still what it says it is.
+/// Tells whether a detected type fits a claimed one. Text forms fit each other, because a log
+/// named `.txt` that contains JSON is still a text log.
 pub fn media_types_agree(claimed: &str, detected: &str) -> bool {
     let textual = |t: &str| t.starts_with("text/") || t == "application/json" || t == "application/xml";
     claimed == detected || (textual(claimed) && textual(detected))

@@ -85,8 +85,8 @@ fn or_none(text: &str) -> String {
     }
 }
 
-/// The report as blocks, in reading order. Every section is present, with a sentence saying
-/// so when it has nothing in it.
+/// Lays the report out as blocks in reading order. Every section is present, with a sentence
+/// for a section that has nothing in it.
 pub fn document(report: &Report) -> Vec<Block> {
     let case = &report.case;
     let mut blocks = vec![
@@ -342,7 +342,10 @@ fn text_width(text: &str, size: f32, bold: bool) -> f32 {
     units as f32 * size / 1000.0 * if bold { 1.05 } else { 1.0 }
 }
 
-/// The byte of `c` in WinAnsiEncoding; `?` for characters it lacks.
+/// Returns the byte of `c` in WinAnsiEncoding, or `?` for a character it lacks.
+///
+/// NOTE: the standard Helvetica fonts cover only this encoding, so non-Latin text such as
+/// Cyrillic or CJK prints as `?` in the PDF. The web page and the Markdown keep it.
 fn win_ansi(c: char) -> u8 {
     match c {
         ' '..='~' => c as u8,
@@ -360,7 +363,7 @@ fn win_ansi(c: char) -> u8 {
     }
 }
 
-/// A PDF string literal of `text`.
+/// Writes `text` as a PDF string literal.
 fn pdf_string(text: &str) -> Vec<u8> {
     let mut out = vec![b'('];
     for c in text.chars() {
@@ -514,7 +517,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pdf_strings_escape_delimiters_and_map_to_win_ansi() {
+    fn pdf_string_escapes_and_encodes() {
         assert_eq!(pdf_string("a(b)\\"), b"(a\\(b\\)\\\\)".to_vec());
         assert_eq!(pdf_string("\u{2014}\u{4e2d}"), vec![b'(', 0x97, b'?', b')']);
     }

@@ -48,7 +48,7 @@ pub struct Evidence {
     pub claimed_media_type: Option<String>,
     pub original_name: String,
     pub description: String,
-    /// Where the file came from, such as "CloudTrail export from the security account".
+    /// Origin of the file, such as "CloudTrail export from the security account".
     pub source: String,
     /// Trail import that kept this file, for imported trail files.
     #[serde(default)]
@@ -299,7 +299,7 @@ pub struct ReportSendResult {
     pub recipients: i64,
 }
 
-/// A duration for people: `3 d 4 h`, `2 h 35 min`, `42 s`.
+/// Formats a duration for people: `3 d 4 h`, `2 h 35 min`, `42 s`.
 pub fn format_duration(seconds: i64) -> String {
     let sign = if seconds < 0 { "-" } else { "" };
     let s = seconds.unsigned_abs();

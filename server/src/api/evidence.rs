@@ -109,7 +109,7 @@ fn link_from_row(row: &AnyRow) -> Result<EvidenceLink> {
     })
 }
 
-/// One piece of evidence of `case`, with its links; 404 when it belongs to another case.
+/// Loads one piece of evidence of `case` with its links. Evidence of another case is not found.
 async fn load_one(db: &Db, case: CaseRef, id: i64) -> Result<Evidence> {
     let sql = format!("{EVIDENCE_SELECT} WHERE e.id = $1 AND e.case_id = $2");
     let row = sqlx::query(&sql)
@@ -162,7 +162,7 @@ async fn list_evidence(State(state): State<AppState>, case: CaseRef) -> Result<J
     Ok(Json(load_case_evidence(&state.db, case.id).await?))
 }
 
-/// What one evidence upload carried besides the file.
+/// Fields of one evidence upload besides the file.
 struct UploadForm {
     staged: Option<(StagedFile, String)>,
     description: String,
@@ -235,8 +235,8 @@ fn check_declared_length(headers: &HeaderMap, limit: u64) -> Result<()> {
     Ok(())
 }
 
-/// A file name for display: the last path component, without control characters, at most 255
-/// characters. It is never used as a path.
+/// Returns a file name for display: the last path component, without control characters, at
+/// most 255 characters. It is never used as a path.
 fn display_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = last.chars().filter(|c| !c.is_control()).take(255).collect();
@@ -260,8 +260,9 @@ async fn upload_evidence(
     let Some((staged, original_name)) = form.staged else {
         return Err(Error::invalid("file", "no file in the upload; send it in the form field 'file'"));
     };
-    let description = checked_text("description", &form.description, DESCRIPTION_CHARS)?;
-    let source = checked_text("source", &form.source, SOURCE_CHARS)?;
+    // Passwords and tokens pasted into the description are replaced, as in notes.
+    let description = crate::redact::redact(&checked_text("description", &form.description, DESCRIPTION_CHARS)?).text;
+    let source = crate::redact::redact(&checked_text("source", &form.source, SOURCE_CHARS)?).text;
     let actor = Actor::user(&user);
     let id = keep_evidence(
         &state.db,

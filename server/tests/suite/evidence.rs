@@ -79,6 +79,19 @@ async fn upload_is_hashed_stored_and_kept_in_custody(backend: Backend) {
     let stored = std::fs::read(stored_path(&app, evidence["sha256"].as_str().unwrap())).unwrap();
     assert_eq!(stored, content, "stored under its hash in the data directory");
 
+    // A password pasted into the description is replaced before it is stored.
+    let form = reqwest::multipart::Form::new()
+        .text("description", "Bastion notes, password=hunter2secret")
+        .part("file", reqwest::multipart::Part::bytes(b"notes".to_vec()).file_name("notes.txt"));
+    let response = app
+        .request(Method::POST, &format!("/api/v1/cases/{case}/evidence"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let noted = expect_status(response, StatusCode::CREATED).await;
+    assert_eq!(noted["description"], "Bastion notes, password=[REDACTED]");
+
     // A PDF name on text content keeps the claim visible next to the detected type.
     let misnamed = expect_status(upload(&app, case, "contract.pdf", b"plain notes".to_vec()).await, StatusCode::CREATED).await;
     assert_eq!(misnamed["media_type"], "text/plain");

@@ -189,7 +189,7 @@ async fn dashboard_counts_open_cases_and_times_of_closed_ones(backend: Backend) 
     assert!(closed[0]["seconds_to_contain"].as_i64().unwrap() >= 0);
     assert!(closed[0]["seconds_to_recover"].as_i64().unwrap() >= 0);
 
-    // A manager who is no member sees the cases that are not restricted.
+    // A manager who is no member gets the cases that are not restricted.
     let manager = app.user_session("mara", "manager").await;
     let board = expect_status(manager.get("/api/v1/dashboard").await, StatusCode::OK).await;
     assert_eq!(board["open_total"], 1);

@@ -263,7 +263,7 @@ async fn cli_import_trail_directory() {
     );
 
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_rekey"))
-        // The data directory holds the evidence store, which would otherwise be made in the
+        // The data directory contains the evidence store, which would otherwise be made in the
         // working directory.
         .arg("--data-dir")
         .arg(&app.data_dir)
