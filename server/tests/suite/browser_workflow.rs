@@ -59,7 +59,7 @@ async fn import_trail(client: &Client, trail: &std::path::Path, imports_before: 
     Ok(())
 }
 
-const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Waits for an element matching `css` and clicks it, retrying while the page re-renders.
 async fn click_css(client: &Client, css: &str) {
