@@ -1,11 +1,12 @@
 //! Helpers of `cargo xtask bench`: a generator of synthetic CloudTrail files, the setup of a
-//! fresh SQLite data directory with one case, and a bare serde_json pass that sets the speed
-//! floor the import is compared with.
+//! fresh SQLite data directory with one case, and two floors the import is compared with: a bare
+//! serde_json pass, and a hashed copy of the file such as the evidence store keeps.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod copy_hash;
 mod generate;
 mod serde_pass;
 mod setup;
@@ -39,6 +40,12 @@ enum Command {
         #[arg(long)]
         since: String,
     },
+    /// Copy FILE into DIR while hashing it with SHA-256, then flush the copy to disk.
+    CopyHash {
+        file: PathBuf,
+        #[arg(long)]
+        dir: PathBuf,
+    },
     /// Deserialize every line into a typed struct and count the leaked key's calls since a time.
     SerdePass {
         file: PathBuf,
@@ -60,6 +67,12 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Setup { data_dir, since } => setup::setup(&data_dir, &since),
+        Command::CopyHash { file, dir } => {
+            let (size, sha256) = copy_hash::copy_and_hash(&file, &dir)?;
+            println!("bytes={size}");
+            println!("sha256={sha256}");
+            Ok(())
+        }
         Command::SerdePass { file, since } => {
             let (events, matched) = serde_pass::count_matches(&file, &since)?;
             println!("events={events}");

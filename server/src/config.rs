@@ -356,6 +356,7 @@ impl Settings {
     pub fn trail_read_options(&self) -> rekey_trail::ReadOptions {
         rekey_trail::ReadOptions {
             max_decompressed_bytes: self.max_decompressed_mb.saturating_mul(1024 * 1024),
+            ..rekey_trail::ReadOptions::default()
         }
     }
 

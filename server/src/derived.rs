@@ -3,14 +3,19 @@
 //! An import proposes each credential that a matched call created (see
 //! [`rekey_trail::derived_credentials`]) as a suspected credential with `proposed = 1` and
 //! `derived_from` set to its creator. A proposed credential matches no event, because it may be
-//! a false lead. The events that no credential matched, from the compromise time on, are kept in
-//! `unmatched_events`. Confirming a credential moves the kept events it made into
-//! `trail_events`, turns the sensitive ones into findings, and proposes what those events created
-//! in turn. Confirming each new proposal repeats this until no new credential appears, without
-//! uploading the trail again.
+//! a false lead. Every import keeps its trail files as evidence. Confirming a credential reads
+//! those files again, checking each against its SHA-256, stores the calls the credential made
+//! from the compromise time on in `trail_events`, turns the sensitive ones into findings, and
+//! proposes what those calls created in turn. Confirming each new proposal repeats this until no
+//! new credential appears, without uploading the trail again.
 
 use chrono::SecondsFormat;
-use rekey_trail::{derived_credentials, DerivedCredential, DerivedKind, DerivedPrincipal, Event};
+use std::sync::Arc;
+
+use rekey_trail::{
+    derived_credentials, CaseCredential, CredentialMatcher, DerivedCredential, DerivedKind, DerivedPrincipal, Event,
+    ReadOptions,
+};
 use rekey_types::{validate_access_key_id, CredentialConfirmation, CredentialKind, CredentialStatus, PrincipalType};
 use serde_json::json;
 use sqlx::Row;
@@ -19,58 +24,11 @@ use crate::api::cases::CaseRef;
 use crate::api::credentials::{credential_from_row, CREDENTIAL_SELECT};
 use crate::audit;
 use crate::config::Settings;
-use crate::db::{to_millis, Db, Tx};
+use crate::db::{from_millis, Db, Tx};
+use crate::evidence::EvidenceStore;
 use crate::error::{Error, Result};
-use crate::import::{insert_event, insert_finding, notify_findings, Importer};
+use crate::import::{insert_event, insert_finding, notify_findings, read_kept_file, Importer};
 use crate::rules::load_rule_set;
-
-/// Maximum number of events that [`keep_unmatched`] inserts with one statement. sqlx's SQLite
-/// driver looks up each bound value's name in a list as long as the statement's, so binding
-/// takes time quadratic in the row count, and larger batches made the import slower again.
-pub(crate) const KEEP_UNMATCHED_BATCH: usize = 64;
-
-/// Keeps events that no credential matched, for a later re-analysis, with one INSERT of up to
-/// [`KEEP_UNMATCHED_BATCH`] rows, because a statement per event made large imports wait on the
-/// database. An event id the case already keeps is skipped.
-pub(crate) async fn keep_unmatched(tx: &mut Tx, case: CaseRef, import_id: i64, events: &[Event]) -> Result<()> {
-    for batch in events.chunks(KEEP_UNMATCHED_BATCH) {
-        let rows: Vec<String> = (0..batch.len())
-            .map(|row| {
-                let first = row * 7 + 1;
-                let placeholders: Vec<String> = (first..first + 7).map(|n| format!("${n}")).collect();
-                format!("({})", placeholders.join(", "))
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO unmatched_events (case_id, import_id, event_id, event_time, access_key_id, principal_name, raw) \
-             VALUES {} ON CONFLICT (case_id, event_id) DO NOTHING",
-            rows.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for event in batch {
-            query = query
-                .bind(case.id)
-                .bind(import_id)
-                .bind(&event.event_id)
-                .bind(to_millis(event.event_time))
-                .bind(&event.access_key_id)
-                .bind(&event.principal_name)
-                .bind(&event.raw);
-        }
-        query.execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-/// Removes a kept event once a credential matched it.
-pub(crate) async fn forget_unmatched(tx: &mut Tx, case: CaseRef, event_id: &str) -> Result<()> {
-    sqlx::query("DELETE FROM unmatched_events WHERE case_id = $1 AND event_id = $2")
-        .bind(case.id)
-        .bind(event_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
 
 /// Proposes the credentials that `event`, a call of credential `creator`, created. Returns how
 /// many were new to the case: a key id already on the case, or a user name already recorded
@@ -163,40 +121,58 @@ fn principal_type(principal: DerivedPrincipal) -> PrincipalType {
     }
 }
 
-/// Confirms credential `credential_id` of `case` and re-analyses the kept events for it, all in
-/// one transaction with its audit row and the email about new findings. Confirming a credential
-/// that is already confirmed repeats the re-analysis, which finds nothing new.
+/// Confirms credential `credential_id` of `case` and reads the case's kept trail files again
+/// for its calls, storing them in one transaction with the audit row and the email about new
+/// findings. Confirming a credential that is already confirmed repeats the re-analysis, which
+/// finds nothing new.
 ///
 /// # Errors
-/// 404 when the case has no such credential; 409 when it is marked a false positive.
+/// 404 when the case has no such credential; 409 when it is marked a false positive, or when a
+/// kept trail file is missing or no longer matches its SHA-256.
 pub async fn confirm_credential(
     db: &Db,
     settings: &Settings,
+    store: &EvidenceStore,
     case: CaseRef,
     confirmer: &Importer,
     credential_id: i64,
 ) -> Result<CredentialConfirmation> {
     let user_id = confirmer.user_id;
     let rules = load_rule_set(db).await?;
-    let mut tx = db.begin().await?;
     let row = sqlx::query(
-        "SELECT access_key_id, principal_name, status, proposed FROM credentials WHERE id = $1 AND case_id = $2",
+        "SELECT k.access_key_id, k.principal_name, k.status, c.compromise_time FROM credentials k \
+         JOIN cases c ON c.id = k.case_id WHERE k.id = $1 AND k.case_id = $2",
     )
     .bind(credential_id)
     .bind(case.id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&db.pool)
     .await?
     .ok_or(Error::NotFound("credential"))?;
-    let access_key_id: Option<String> = row.try_get("access_key_id")?;
-    let principal_name: Option<String> = row.try_get("principal_name")?;
+    let status: String = row.try_get("status")?;
+    check_confirmable(&status)?;
+    let compromise_time: Option<i64> = row.try_get("compromise_time")?;
+    let credential = CaseCredential {
+        id: credential_id,
+        access_key_id: row.try_get("access_key_id")?,
+        principal_name: row.try_get("principal_name")?,
+    };
+    // The files are read before the transaction opens, so that reading never holds the
+    // database's write lock.
+    let calls = match compromise_time {
+        Some(since) => calls_in_kept_files(db, settings, store, case, &credential, from_millis(since)).await?,
+        None => Vec::new(),
+    };
+
+    let mut tx = db.begin().await?;
+    let row = sqlx::query("SELECT status, proposed FROM credentials WHERE id = $1 AND case_id = $2")
+        .bind(credential_id)
+        .bind(case.id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(Error::NotFound("credential"))?;
     let status: String = row.try_get("status")?;
     let proposed: i64 = row.try_get("proposed")?;
-    if status == CredentialStatus::FalsePositive.as_str() {
-        return Err(Error::conflict(
-            "status",
-            "the credential is marked a false positive; change its status before confirming it",
-        ));
-    }
+    check_confirmable(&status)?;
 
     // Only a suspected credential becomes confirmed, so a later status such as disabled stays.
     sqlx::query(
@@ -209,13 +185,10 @@ pub async fn confirm_credential(
     .execute(&mut *tx)
     .await?;
 
-    let kept = kept_events_of(&mut tx, case, access_key_id.as_deref(), principal_name.as_deref()).await?;
     let mut events_added = 0;
     let mut findings = Vec::new();
     let mut credentials_proposed = 0;
-    for (import_id, raw) in kept {
-        let event = Event::from_json(raw).map_err(|message| anyhow::anyhow!("kept trail event is invalid: {message}"))?;
-        forget_unmatched(&mut tx, case, &event.event_id).await?;
+    for (import_id, event) in calls {
         let Some(event_row) = insert_event(&mut tx, case, import_id, credential_id, &event).await? else {
             continue;
         };
@@ -260,27 +233,61 @@ pub async fn confirm_credential(
     })
 }
 
-/// Returns the import id and JSON text of each kept event that the credential made at or after
-/// the case's compromise time, oldest first. A credential with a key id matches that key only;
-/// one without matches its principal name, as [`rekey_trail::CredentialMatcher`] does.
-async fn kept_events_of(
-    tx: &mut Tx,
+fn check_confirmable(status: &str) -> Result<()> {
+    if status == CredentialStatus::FalsePositive.as_str() {
+        return Err(Error::conflict(
+            "status",
+            "the credential is marked a false positive; change its status before confirming it",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads the trail files of the case's completed imports from the evidence store and returns
+/// the calls that `credential` made at or after `since`, each with its import, oldest first.
+/// Only the events that contain the credential's key id or name are parsed.
+async fn calls_in_kept_files(
+    db: &Db,
+    settings: &Settings,
+    store: &EvidenceStore,
     case: CaseRef,
-    access_key_id: Option<&str>,
-    principal_name: Option<&str>,
-) -> Result<Vec<(i64, String)>> {
-    let (column, value) = match (access_key_id, principal_name) {
-        (Some(key), _) => ("access_key_id", key),
-        (None, Some(name)) => ("principal_name", name),
-        (None, None) => return Ok(Vec::new()),
+    credential: &CaseCredential,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<(i64, Event)>> {
+    let files = sqlx::query(
+        "SELECT e.import_id, e.sha256, e.original_name FROM evidence e \
+         JOIN trail_imports i ON i.id = e.import_id \
+         WHERE e.case_id = $1 AND i.case_id = $1 AND i.status = 'completed' ORDER BY e.import_id, e.id",
+    )
+    .bind(case.id)
+    .fetch_all(&db.pool)
+    .await?;
+    let matcher = CredentialMatcher::new(std::slice::from_ref(credential), since);
+    let options = ReadOptions {
+        only_containing: matcher.needles().map(Arc::new),
+        ..settings.trail_read_options()
     };
-    let sql = format!(
-        "SELECT u.import_id, u.raw FROM unmatched_events u JOIN cases c ON c.id = u.case_id \
-         WHERE u.case_id = $1 AND u.{column} = $2 AND u.event_time >= c.compromise_time \
-         ORDER BY u.event_time, u.id"
-    );
-    let rows = sqlx::query(&sql).bind(case.id).bind(value).fetch_all(&mut **tx).await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get("import_id")?, row.try_get("raw")?)))
-        .collect()
+    let mut calls = Vec::new();
+    for file in &files {
+        let import_id: i64 = file.try_get("import_id")?;
+        let sha256: String = file.try_get("sha256")?;
+        let name: String = file.try_get("original_name")?;
+        let local = store.local_copy(&sha256, &store.staging_dir(settings)).await?;
+        let (matcher, options) = (matcher.clone(), options.clone());
+        let read = tokio::task::spawn_blocking(move || read_kept_file(local.path(), &sha256, &matcher, options))
+            .await
+            .map_err(anyhow::Error::from)?;
+        let events = read.map_err(|message| {
+            Error::conflict(
+                "evidence",
+                format!(
+                    "the trail file {name} of import {import_id} cannot be read again: {message}; run the \
+                     integrity check on the admin page"
+                ),
+            )
+        })?;
+        calls.extend(events.into_iter().map(|event| (import_id, event)));
+    }
+    calls.sort_by_key(|(_, event)| event.event_time);
+    Ok(calls)
 }

@@ -165,6 +165,37 @@ impl EvidenceStore {
         }
     }
 
+    /// Returns a file on local disk with the content stored under `sha256`: the stored file
+    /// itself in a local store, else a copy in `staging_dir` that is removed on drop.
+    ///
+    /// # Errors
+    /// 409 when nothing is stored under `sha256`.
+    pub async fn local_copy(&self, sha256: &str, staging_dir: &Path) -> Result<LocalContent> {
+        check_hash_form(sha256)?;
+        let missing = || Error::conflict("evidence", format!("no content is stored under sha256 {sha256}"));
+        if let EvidenceStore::Local { root } = self {
+            let path = local_path(root, sha256);
+            return match tokio::fs::try_exists(&path).await {
+                Ok(true) => Ok(LocalContent::Stored(path)),
+                _ => Err(missing()),
+            };
+        }
+        let mut content = self.open(sha256).await?.ok_or_else(missing)?;
+        let mut stager = Stager::new(staging_dir, u64::MAX).await?;
+        let mut buffer = vec![0u8; CHUNK];
+        loop {
+            let read = content
+                .read(&mut buffer)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot read evidence {sha256}: {e}"))?;
+            if read == 0 {
+                break;
+            }
+            stager.write(&buffer[..read]).await?;
+        }
+        Ok(LocalContent::Copy(stager.finish().await?))
+    }
+
     /// SHA-256 of what is stored under `sha256` now; `None` when it is missing.
     pub async fn hash_stored(&self, sha256: &str) -> Result<Option<String>> {
         let Some(mut content) = self.open(sha256).await? else {
@@ -204,6 +235,42 @@ fn object_path(prefix: &ObjectPath, sha256: &str) -> ObjectPath {
     prefix.child(&sha256[..2]).child(sha256)
 }
 
+/// Asks the kernel to start writing bytes `from..to` of `file` to disk without waiting for it.
+/// Left alone, the kernel collects a large file's pages in memory and then makes the writer
+/// wait while it writes them all. Writing as the file grows makes the final `fsync` short.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &std::fs::File, from: u64, to: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(length)) = (i64::try_from(from), i64::try_from(to - from)) else {
+        return;
+    };
+    // SAFETY: the descriptor belongs to `file`, which outlives the call. The call only starts
+    // I/O; a failure is left to the final fsync, which reports it.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, length, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &std::fs::File, _from: u64, _to: u64) {}
+
+/// Stored content as a file on local disk; see [`EvidenceStore::local_copy`].
+pub enum LocalContent {
+    /// The file of a local store, which must not be changed.
+    Stored(PathBuf),
+    /// A copy of content from an object store.
+    Copy(StagedFile),
+}
+
+impl LocalContent {
+    pub fn path(&self) -> &Path {
+        match self {
+            LocalContent::Stored(path) => path,
+            LocalContent::Copy(staged) => staged.path(),
+        }
+    }
+}
+
 /// A received file on local disk with its hash, removed on drop unless kept.
 pub struct StagedFile {
     file: tempfile::NamedTempFile,
@@ -211,6 +278,13 @@ pub struct StagedFile {
     pub size: u64,
     /// First bytes of the content, for media type detection.
     pub head: Vec<u8>,
+}
+
+impl StagedFile {
+    /// Returns the path of the staged file, for reading it before it is kept.
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
 }
 
 /// Writes a file to the staging directory while hashing it and counting its size.
@@ -284,24 +358,68 @@ impl Stager {
     }
 }
 
-/// Copies a file already on disk, such as an imported trail file, into a staging file.
-pub async fn stage_copy(staging_dir: &Path, source: &Path) -> Result<StagedFile> {
-    let mut stager = Stager::new(staging_dir, u64::MAX).await?;
-    let mut input = tokio::fs::File::open(source)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", source.display()))?;
-    let mut buffer = vec![0u8; CHUNK];
-    loop {
-        let read = input
-            .read(&mut buffer)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", source.display()))?;
-        if read == 0 {
-            break;
-        }
-        stager.write(&buffer[..read]).await?;
+/// Staging file written from a blocking thread, without a size limit, for content that the
+/// caller hashes. The import copies a trail file on one thread while another hashes and reads
+/// it, so that each file is read once for both the import and the evidence store.
+pub struct StagingCopy {
+    file: tempfile::NamedTempFile,
+    output: std::io::BufWriter<std::fs::File>,
+    size: u64,
+    /// Bytes whose write to disk has been started; see [`start_writeback`].
+    writeback_started: u64,
+    head: Vec<u8>,
+}
+
+/// Bytes written between two calls of [`start_writeback`].
+const WRITEBACK_STEP: u64 = 8 * 1024 * 1024;
+
+impl StagingCopy {
+    pub fn new(staging_dir: &Path) -> std::io::Result<StagingCopy> {
+        std::fs::create_dir_all(staging_dir)?;
+        let file = tempfile::Builder::new().prefix("evidence-").tempfile_in(staging_dir)?;
+        let output = std::io::BufWriter::with_capacity(CHUNK, file.reopen()?);
+        Ok(StagingCopy {
+            file,
+            output,
+            size: 0,
+            writeback_started: 0,
+            head: Vec::new(),
+        })
     }
-    stager.finish().await
+
+    pub fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        self.size += chunk.len() as u64;
+        if self.head.len() < HEAD_BYTES {
+            let take = (HEAD_BYTES - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        self.output.write_all(chunk)?;
+        let written = self.size - self.output.buffer().len() as u64;
+        if written - self.writeback_started >= WRITEBACK_STEP {
+            start_writeback(self.output.get_ref(), self.writeback_started, written);
+            self.writeback_started = written;
+        }
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Flushes the file to disk and returns it with `sha256`, the hash that the caller computed
+    /// over the same bytes.
+    pub fn finish(self, sha256: String) -> std::io::Result<StagedFile> {
+        let output = self.output.into_inner().map_err(|e| e.into_error())?;
+        output.sync_all()?;
+        Ok(StagedFile {
+            file: self.file,
+            sha256,
+            size: self.size,
+            head: self.head,
+        })
+    }
 }
 
 /// Media type read from the first bytes of a file: magic numbers first, then text forms.

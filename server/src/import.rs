@@ -1,10 +1,16 @@
 //! Trail import: reads CloudTrail and CTS files (plain, gzip or zip), keeps the events of a case's credentials at or after
 //! its compromise time, and turns the sensitive ones into eradication findings.
 //!
-//! Files are parsed on a blocking thread, and the events to keep are spooled to a temporary
-//! file. Only then does one database transaction store them, so memory stays flat however
-//! large the files are, and the write lock is held only while storing, not while reading. An
-//! import with a file that cannot be read keeps nothing, and the failure itself is recorded.
+//! Files are read once, on blocking threads: each byte is hashed and copied to the evidence
+//! store's staging area on its way to the reader. Only the events whose text contains one of the
+//! case's key ids or principal names are parsed (see [`rekey_trail::Needles`]). The events
+//! to keep are spooled to a temporary file. Only then does one database transaction store
+//! them, with an evidence item for each file, so memory stays flat however large the files are,
+//! and the write lock is held only while storing, not while reading. An import with a file that
+//! cannot be read keeps nothing, and the failure itself is recorded.
+//!
+//! Events of other credentials are not stored. When a credential is confirmed later, its calls
+//! are read again from the import's files in the evidence store (see [`crate::derived`]).
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -27,7 +33,9 @@ use crate::db::{from_millis, now_millis, to_millis, Db, Tx};
 use crate::error::{Error, Result};
 use crate::mail::{self, CaseEvent, NewFinding};
 use crate::config::Settings;
-use crate::derived::{forget_unmatched, keep_unmatched, propose_derived, KEEP_UNMATCHED_BATCH};
+use crate::api::evidence::{display_name, record_evidence, NewEvidence, StoredContent};
+use crate::derived::propose_derived;
+use crate::evidence::{EvidenceStore, StagedFile, StagingCopy};
 use crate::rules::load_rule_set;
 
 /// A file to import: the name shown to people and where its bytes are.
@@ -56,7 +64,8 @@ pub struct ImportProgress {
     pub bytes_read: AtomicU64,
     /// Total size of the files, set before reading starts.
     pub bytes_total: AtomicU64,
-    pub events_read: AtomicU64,
+    /// Events read so far, parsed or passed over; shared with the trail reader.
+    pub events_read: Arc<AtomicU64>,
     /// Set once every file is read and the kept events are being stored.
     pub storing: std::sync::atomic::AtomicBool,
 }
@@ -169,29 +178,107 @@ struct FileRecord {
     sha256: String,
 }
 
+/// An event of a case credential, on its way from the reader to the database.
 #[derive(serde::Serialize, serde::Deserialize)]
-enum Message {
-    Matched { credential_id: i64, event: Event },
-    /// An event at or after the compromise time that no credential matched.
-    Unmatched(Event),
-    FileDone(FileRecord),
+struct Matched {
+    credential_id: i64,
+    event: Event,
 }
 
-/// Reads the input while hashing every byte of it and counting the bytes in `progress`.
-struct HashingReader<'p, R> {
-    inner: R,
+/// A file that was read in full, and its copy in the staging area.
+struct ReadFile {
+    name: String,
+    staged: StagedFile,
+}
+
+/// Size of the blocks in which a trail file goes from the copying thread to the reading one.
+const BLOCK: usize = 1024 * 1024;
+
+/// Blocks in flight between the copying thread and the reading one.
+const BLOCKS_IN_FLIGHT: usize = 4;
+
+/// The reading side of a file that another thread copies to the staging area: hands out the
+/// blocks that thread read, hashing each as it arrives, and sends emptied blocks back for reuse.
+struct CopiedBlocks {
+    receiver: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    emptied: std::sync::mpsc::SyncSender<Vec<u8>>,
+    block: Vec<u8>,
+    position: usize,
     hasher: Sha256,
     size: u64,
-    progress: &'p ImportProgress,
 }
 
-impl<R: Read> Read for HashingReader<'_, R> {
+impl Read for CopiedBlocks {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let count = self.inner.read(buf)?;
-        self.hasher.update(&buf[..count]);
-        self.size += count as u64;
-        self.progress.bytes_read.fetch_add(count as u64, Ordering::Relaxed);
+        let available = self.fill_buf()?;
+        let count = available.len().min(buf.len());
+        buf[..count].copy_from_slice(&available[..count]);
+        self.consume(count);
         Ok(count)
+    }
+}
+
+impl BufRead for CopiedBlocks {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.position == self.block.len() {
+            let emptied = std::mem::take(&mut self.block);
+            if emptied.capacity() > 0 {
+                // The copying thread allocates a new block when none comes back.
+                let _ = self.emptied.try_send(emptied);
+            }
+            self.position = 0;
+            // A closed channel means that the copying thread has sent the whole file.
+            if let Ok(block) = self.receiver.recv() {
+                let block = block?;
+                self.hasher.update(&block);
+                self.size += block.len() as u64;
+                self.block = block;
+            }
+        }
+        Ok(&self.block[self.position..])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.position = (self.position + amount).min(self.block.len());
+    }
+}
+
+/// Copies `path` to a staging file in `staging_dir` in blocks of [`BLOCK`] bytes, sending each
+/// block to the reading thread after writing it, and counting the bytes in `progress`. Stops
+/// when the reading thread is gone.
+fn copy_blocks(
+    path: &std::path::Path,
+    staging_dir: &std::path::Path,
+    progress: &ImportProgress,
+    sender: std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
+    emptied: std::sync::mpsc::Receiver<Vec<u8>>,
+) -> std::io::Result<StagingCopy> {
+    let mut input = std::fs::File::open(path)?;
+    let mut copy = StagingCopy::new(staging_dir)?;
+    loop {
+        let mut block = emptied.try_recv().unwrap_or_else(|_| vec![0; BLOCK]);
+        block.resize(BLOCK, 0);
+        let mut filled = 0;
+        while filled < BLOCK {
+            match input.read(&mut block[filled..]) {
+                Ok(0) => break,
+                Ok(count) => filled += count,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = sender.send(Err(std::io::Error::new(e.kind(), e.to_string())));
+                    return Err(e);
+                }
+            }
+        }
+        if filled == 0 {
+            return Ok(copy);
+        }
+        block.truncate(filled);
+        copy.write(&block)?;
+        progress.bytes_read.fetch_add(filled as u64, Ordering::Relaxed);
+        if sender.send(Ok(block)).is_err() {
+            return Err(std::io::Error::other("the reading thread stopped"));
+        }
     }
 }
 
@@ -233,13 +320,16 @@ async fn load_matcher(db: &Db, case: CaseRef) -> Result<CredentialMatcher> {
     Ok(CredentialMatcher::new(&credentials, from_millis(compromise_time)))
 }
 
-/// Imports `files` into `case`, counting what it reads in `progress`. On a read error nothing is
-/// kept, a failed import is recorded with the files' names, sizes and hashes, and the error
-/// names the file and position. With `keep_readable`, the readable events are imported instead
-/// and the import records what was skipped.
+/// Imports `files` into `case`, counting what it reads in `progress`, and keeps each file as
+/// an evidence item of the import. On a read error nothing is kept, a failed import is recorded
+/// with the files' names, sizes and hashes, and the error names the file and position. With
+/// `keep_readable`, the readable events are imported instead and the import records what was
+/// skipped.
+#[allow(clippy::too_many_arguments)]
 pub async fn import_files(
     db: &Db,
     settings: &Settings,
+    store: &EvidenceStore,
     case: CaseRef,
     importer: &Importer,
     files: Vec<TrailFile>,
@@ -261,19 +351,25 @@ pub async fn import_files(
         .map(|metadata| metadata.len())
         .sum();
     progress.bytes_total.store(total, Ordering::Relaxed);
-    let options = settings.trail_read_options();
+    let options = ReadOptions {
+        only_containing: matcher.needles().map(Arc::new),
+        events_read: Some(progress.events_read.clone()),
+        ..settings.trail_read_options()
+    };
+    let staging_dir = store.staging_dir(settings);
     let failed_files = files.clone();
-    let (sender, receiver) = mpsc::channel::<Message>(1024);
+    let (sender, receiver) = mpsc::channel::<Matched>(1024);
     let storing = progress.clone();
-    let reader =
-        tokio::task::spawn_blocking(move || read_all(files, &matcher, options, keep_readable, &progress, &sender));
-    let spooler = tokio::task::spawn_blocking(move || spool_messages(receiver));
-    let events_read = reader.await.map_err(anyhow::Error::from)?;
+    let reader = tokio::task::spawn_blocking(move || {
+        read_all(files, &matcher, options, keep_readable, &staging_dir, &progress, &sender)
+    });
+    let spooler = tokio::task::spawn_blocking(move || spool_events(receiver));
+    let read = reader.await.map_err(anyhow::Error::from)?;
     let spool = spooler
         .await
         .map_err(anyhow::Error::from)?
         .map_err(|e| anyhow::anyhow!("cannot write the import spool file: {e}"))?;
-    let (events_read, skipped) = match events_read {
+    let (events_read, skipped, read_files) = match read {
         Ok(read) => read,
         Err(message) => {
             let message = format!("{message}. Nothing was imported from {}.", list_names(&failed_files));
@@ -286,8 +382,24 @@ pub async fn import_files(
         }
     };
 
+    // The files go into the evidence store before their rows are written, so that a failure
+    // leaves at most content that no row refers to, never a row without content.
     storing.storing.store(true, Ordering::Relaxed);
-    let (sender, receiver) = mpsc::channel::<Message>(1024);
+    let mut file_records = Vec::with_capacity(read_files.len());
+    let mut contents = Vec::with_capacity(read_files.len());
+    for file in read_files {
+        let name = display_name(&file.name);
+        let content = StoredContent::of(&file.staged, &name)?;
+        file_records.push(FileRecord {
+            name: file.name,
+            size: content.size,
+            sha256: content.sha256.clone(),
+        });
+        store.keep(file.staged).await?;
+        contents.push((name, content));
+    }
+
+    let (sender, receiver) = mpsc::channel::<Matched>(1024);
     let replayer = tokio::task::spawn_blocking(move || replay_spool(spool, &sender));
     let mut tx = db.begin().await?;
     let stored = store_events(&mut tx, case, importer, &rules, receiver).await;
@@ -295,10 +407,19 @@ pub async fn import_files(
         .await
         .map_err(anyhow::Error::from)?
         .map_err(|e| anyhow::anyhow!("cannot read the import spool file: {e}"))?;
-    let (mut outcome, file_records, findings) = stored?;
+    let (mut outcome, findings) = stored?;
     outcome.events_read = events_read;
 
     finish_import(&mut tx, &outcome, &file_records).await?;
+    for (original_name, content) in contents {
+        let facts = NewEvidence {
+            original_name,
+            description: format!("Trail file of import {}", outcome.import_id),
+            source: "trail import".to_string(),
+            import_id: Some(outcome.import_id),
+        };
+        record_evidence(&mut tx, &importer.actor, case.id, &content, facts).await?;
+    }
     if !skipped.is_empty() {
         let note = format!("Kept the readable part; skipped: {}", skipped.join("; "));
         sqlx::query("UPDATE trail_imports SET error = $1 WHERE id = $2")
@@ -333,13 +454,13 @@ pub async fn import_files(
     Ok(outcome)
 }
 
-/// Writes every message to a temporary file, one JSON document a line, and returns the file
-/// positioned at its start.
-fn spool_messages(mut receiver: mpsc::Receiver<Message>) -> std::io::Result<std::fs::File> {
+/// Writes every matched event to a temporary file, one JSON document a line, and returns the
+/// file positioned at its start.
+fn spool_events(mut receiver: mpsc::Receiver<Matched>) -> std::io::Result<std::fs::File> {
     use std::io::{Seek, Write};
     let mut writer = std::io::BufWriter::new(tempfile::tempfile()?);
-    while let Some(message) = receiver.blocking_recv() {
-        serde_json::to_writer(&mut writer, &message)?;
+    while let Some(matched) = receiver.blocking_recv() {
+        serde_json::to_writer(&mut writer, &matched)?;
         writer.write_all(b"\n")?;
     }
     let mut file = writer.into_inner().map_err(|e| e.into_error())?;
@@ -347,85 +468,186 @@ fn spool_messages(mut receiver: mpsc::Receiver<Message>) -> std::io::Result<std:
     Ok(file)
 }
 
-/// Sends the spooled messages again, in order. Stops early when the receiver is gone, which
+/// Sends the spooled events again, in order. Stops early when the receiver is gone, which
 /// happens only when storing failed; that error is reported instead.
-fn replay_spool(spool: std::fs::File, sender: &mpsc::Sender<Message>) -> std::io::Result<()> {
+fn replay_spool(spool: std::fs::File, sender: &mpsc::Sender<Matched>) -> std::io::Result<()> {
     for line in BufReader::new(spool).lines() {
-        let message: Message = serde_json::from_str(&line?)?;
-        if sender.blocking_send(message).is_err() {
+        let matched: Matched = serde_json::from_str(&line?)?;
+        if sender.blocking_send(matched).is_err() {
             break;
         }
     }
     Ok(())
 }
 
-/// Reads every file, sending matching events; returns the number of events read or a
-/// message naming the file and position that could not be read. With `keep_readable`, a file
-/// that breaks keeps the events before the break, and the messages are returned instead. A zip
-/// archive is read entry by entry, and its file record is the archive itself.
+/// Events read, what `keep_readable` skipped, and the files read.
+type ReadAll = (i64, Vec<String>, Vec<ReadFile>);
+
+/// Reads every file, sending the events that the matcher accepts and copying each file to a
+/// staging file in `staging_dir`. Returns the number of events read or a message naming the
+/// file and position that could not be read. With `keep_readable`, a file that breaks keeps
+/// the events before the break, and the messages are returned instead. A zip archive is read
+/// entry by entry, and its staged copy is the archive itself.
 fn read_all(
     files: Vec<TrailFile>,
     matcher: &CredentialMatcher,
     options: ReadOptions,
     keep_readable: bool,
+    staging_dir: &std::path::Path,
     progress: &ImportProgress,
-    sender: &mpsc::Sender<Message>,
-) -> Result<(i64, Vec<String>), String> {
+    sender: &mpsc::Sender<Matched>,
+) -> Result<ReadAll, String> {
     let mut skipped = Vec::new();
-    let events_read = std::cell::Cell::new(0i64);
-    let mut on_event = |event: Event| {
-        events_read.set(events_read.get() + 1);
-        progress.events_read.fetch_add(1, Ordering::Relaxed);
-        match matcher.credential_for(&event) {
-            Some(credential_id) => sender.blocking_send(Message::Matched { credential_id, event }),
-            // NOTE: every event from the compromise time on is stored, for re-analysis when a
-            // credential is confirmed later. On a busy account that stores about as much as the
-            // trail itself, and it takes most of a large import's time (see docs/benchmarks.md).
-            None if event.event_time >= matcher.since() => sender.blocking_send(Message::Unmatched(event)),
-            None => Ok(()),
-        }
+    let mut read_files = Vec::with_capacity(files.len());
+    let mut events_read = 0u64;
+    let mut on_event = |event: Event| match matcher.credential_for(&event) {
+        Some(credential_id) => sender.blocking_send(Matched { credential_id, event }),
+        None => Ok(()),
     };
     for file in files {
-        let opened = std::fs::File::open(&file.path).map_err(|e| format!("{}: cannot open: {e}", file.name))?;
-        let mut input = HashingReader {
-            inner: BufReader::with_capacity(256 * 1024, opened),
+        let io_failure = |error: std::io::Error| {
+            ReadFailure::Read(rekey_trail::ReadError {
+                file: file.name.clone(),
+                line: None,
+                column: None,
+                message: format!("cannot read the file: {error}"),
+            })
+        };
+        // One thread copies the file to the staging area while this one hashes and reads it.
+        let (sender, receiver) = std::sync::mpsc::sync_channel(BLOCKS_IN_FLIGHT);
+        let (emptied_sender, emptied) = std::sync::mpsc::sync_channel(BLOCKS_IN_FLIGHT + 2);
+        let mut blocks = CopiedBlocks {
+            receiver,
+            emptied: emptied_sender,
+            block: Vec::new(),
+            position: 0,
             hasher: Sha256::new(),
             size: 0,
-            progress,
         };
-        let head = input.inner.fill_buf().map_err(|e| format!("{}: {e}", file.name))?;
-        let summary = if is_zip(head) {
-            // The archive is hashed in a pass of its own, because entries are read by seeking.
-            // The progress counts the archive once its entries are read, not during the hash pass.
-            std::io::copy(&mut input, &mut std::io::sink()).map_err(|e| format!("{}: {e}", file.name))?;
-            progress.bytes_read.fetch_sub(input.size, Ordering::Relaxed);
-            let archive = std::fs::File::open(&file.path).map_err(|e| format!("{}: cannot open: {e}", file.name))?;
-            let read = read_zip_with(&file.name, BufReader::new(archive), options, &mut on_event).map(drop);
-            progress.bytes_read.fetch_add(input.size, Ordering::Relaxed);
-            read
-        } else {
-            read_events_with(&file.name, &mut input, options, &mut on_event).map(drop)
-        };
-        match summary {
-            Ok(()) => {}
-            // The events before the error are already sent; the rest of the file is left out.
-            Err(ReadFailure::Read(error)) if keep_readable => skipped.push(error.to_string()),
+        let counted_before = progress.events_read.load(Ordering::Relaxed);
+        let (zip, read, hashed, copied) = std::thread::scope(|scope| {
+            let copier = scope.spawn(|| copy_blocks(&file.path, staging_dir, progress, sender, emptied));
+            let head = blocks.fill_buf().map_err(io_failure);
+            let zip = head.as_ref().is_ok_and(|head| is_zip(head));
+            // A zip archive's entries are read by seeking, from the staged copy once it is whole.
+            let read = match head {
+                Err(failure) => Err(failure),
+                Ok(_) if zip => Ok(0),
+                Ok(_) => read_events_with(&file.name, &mut blocks, options.clone(), &mut on_event)
+                    .map(|summary| summary.events),
+            };
+            // Hash the bytes after the last event too, such as trailing whitespace, and those
+            // after an error that keep_readable passes over.
+            let drain = match &read {
+                Ok(_) => true,
+                Err(ReadFailure::Read(_)) => keep_readable,
+                Err(ReadFailure::Callback(_)) => false,
+            };
+            let read = match (drain, read) {
+                (true, read) => match std::io::copy(&mut blocks, &mut std::io::sink()) {
+                    Ok(_) => read,
+                    Err(error) => Err(io_failure(error)),
+                },
+                (false, read) => read,
+            };
+            let hashed = (hex::encode(blocks.hasher.clone().finalize()), blocks.size);
+            // Closing the channels ends the copying thread when reading stopped early.
+            drop(blocks);
+            (zip, read, hashed, copier.join())
+        });
+        let events = match read {
+            Ok(events) => events,
+            // The events before the error are already sent and counted; the rest of the file
+            // is left out.
+            Err(ReadFailure::Read(error)) if keep_readable => {
+                skipped.push(error.to_string());
+                progress.events_read.load(Ordering::Relaxed) - counted_before
+            }
             Err(ReadFailure::Read(error)) => return Err(error.to_string()),
             // The receiver is gone only when storing failed; that error is reported instead.
-            Err(ReadFailure::Callback(_)) => return Ok((events_read.get(), skipped)),
-        }
-        // Hash the bytes after the last event too, such as trailing whitespace.
-        std::io::copy(&mut input, &mut std::io::sink()).map_err(|e| format!("{}: {e}", file.name))?;
-        let record = FileRecord {
-            name: file.name,
-            size: i64::try_from(input.size).unwrap_or(i64::MAX),
-            sha256: hex::encode(input.hasher.finalize()),
+            Err(ReadFailure::Callback(_)) => break,
         };
-        if sender.blocking_send(Message::FileDone(record)).is_err() {
-            return Ok((events_read.get(), skipped));
+        let copy = copied
+            .map_err(|_| format!("{}: the thread copying the file failed", file.name))?
+            .map_err(|e| format!("{}: cannot copy the file: {e}", file.name))?;
+        let (sha256, size) = hashed;
+        if copy.size() != size {
+            return Err(format!("{}: the file changed while it was read", file.name));
         }
+        let staged = copy
+            .finish(sha256)
+            .map_err(|e| format!("{}: cannot write the staging file: {e}", file.name))?;
+        events_read += if zip {
+            let archive = std::fs::File::open(staged.path()).map_err(|e| format!("{}: cannot open: {e}", file.name))?;
+            match read_zip_with(&file.name, BufReader::new(archive), options.clone(), &mut on_event) {
+                Ok(summaries) => summaries.iter().map(|(_, summary)| summary.events).sum(),
+                Err(ReadFailure::Read(error)) if keep_readable => {
+                    skipped.push(error.to_string());
+                    progress.events_read.load(Ordering::Relaxed) - counted_before
+                }
+                Err(ReadFailure::Read(error)) => return Err(error.to_string()),
+                Err(ReadFailure::Callback(_)) => break,
+            }
+        } else {
+            events
+        };
+        read_files.push(ReadFile {
+            name: file.name,
+            staged,
+        });
     }
-    Ok((events_read.get(), skipped))
+    let events_read = i64::try_from(events_read).unwrap_or(i64::MAX);
+    Ok((events_read, skipped, read_files))
+}
+
+/// Reads a trail file that an import kept, checking that its SHA-256 is still `sha256`, and
+/// returns the events that `matcher` accepts, in file order. A file that breaks returns the
+/// events before the break, which is what an import that kept the readable part stored.
+pub(crate) fn read_kept_file(
+    path: &std::path::Path,
+    sha256: &str,
+    matcher: &CredentialMatcher,
+    options: ReadOptions,
+) -> Result<Vec<Event>, String> {
+    let mut events = Vec::new();
+    let on_event = |event: Event| {
+        if matcher.credential_for(&event).is_some() {
+            events.push(event);
+        }
+        Ok::<(), std::convert::Infallible>(())
+    };
+    let opened = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+    let mut input = HashingReader {
+        inner: BufReader::with_capacity(256 * 1024, opened),
+        hasher: Sha256::new(),
+    };
+    let head = input.inner.fill_buf().map_err(|e| e.to_string())?;
+    if is_zip(head) {
+        let archive = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+        // Errors inside the archive leave the events before them, as the import did.
+        let _ = read_zip_with("kept file", BufReader::new(archive), options, on_event);
+    } else {
+        let _ = read_events_with("kept file", &mut input, options, on_event);
+    }
+    std::io::copy(&mut input, &mut std::io::sink()).map_err(|e| e.to_string())?;
+    if hex::encode(input.hasher.finalize()) != sha256 {
+        return Err("its content no longer matches its SHA-256".to_string());
+    }
+    Ok(events)
+}
+
+/// Passes the input through while hashing it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let count = self.inner.read(buf)?;
+        self.hasher.update(&buf[..count]);
+        Ok(count)
+    }
 }
 
 /// Inserts the import row, then every matched event and finding, as they arrive.
@@ -434,8 +656,8 @@ async fn store_events(
     case: CaseRef,
     importer: &Importer,
     rules: &RuleSet,
-    mut receiver: mpsc::Receiver<Message>,
-) -> Result<(ImportOutcome, Vec<FileRecord>, Vec<NewFinding>)> {
+    mut receiver: mpsc::Receiver<Matched>,
+) -> Result<(ImportOutcome, Vec<NewFinding>)> {
     let import_id: i64 = sqlx::query(
         "INSERT INTO trail_imports (case_id, status, created_by, created_at, events_read, events_matched, \
          events_new, findings_new) VALUES ($1, 'completed', $2, $3, 0, 0, 0, 0) RETURNING id",
@@ -451,41 +673,20 @@ async fn store_events(
         import_id,
         ..ImportOutcome::default()
     };
-    let mut files = Vec::new();
     let mut findings = Vec::new();
-    // Unmatched events wait here and go to the database in batches. The batch is written before
-    // a matched event, whose forget_unmatched must see every event kept before it.
-    let mut unmatched = Vec::with_capacity(KEEP_UNMATCHED_BATCH);
-    while let Some(message) = receiver.recv().await {
-        match message {
-            Message::FileDone(record) => files.push(record),
-            Message::Unmatched(event) => {
-                unmatched.push(event);
-                if unmatched.len() == KEEP_UNMATCHED_BATCH {
-                    keep_unmatched(tx, case, import_id, &unmatched).await?;
-                    unmatched.clear();
-                }
-            }
-            Message::Matched { credential_id, event } => {
-                keep_unmatched(tx, case, import_id, &unmatched).await?;
-                unmatched.clear();
-                outcome.events_matched += 1;
-                forget_unmatched(tx, case, &event.event_id).await?;
-                let Some(event_row) = insert_event(tx, case, import_id, credential_id, &event).await? else {
-                    continue;
-                };
-                outcome.events_new += 1;
-                outcome.credentials_proposed +=
-                    propose_derived(tx, case, importer.user_id, credential_id, &event).await?;
-                if let Some(rule) = rules.classify_event(&event) {
-                    findings.push(insert_finding(tx, case, &event, event_row, rule).await?);
-                    outcome.findings_new += 1;
-                }
-            }
+    while let Some(Matched { credential_id, event }) = receiver.recv().await {
+        outcome.events_matched += 1;
+        let Some(event_row) = insert_event(tx, case, import_id, credential_id, &event).await? else {
+            continue;
+        };
+        outcome.events_new += 1;
+        outcome.credentials_proposed += propose_derived(tx, case, importer.user_id, credential_id, &event).await?;
+        if let Some(rule) = rules.classify_event(&event) {
+            findings.push(insert_finding(tx, case, &event, event_row, rule).await?);
+            outcome.findings_new += 1;
         }
     }
-    keep_unmatched(tx, case, import_id, &unmatched).await?;
-    Ok((outcome, files, findings))
+    Ok((outcome, findings))
 }
 
 /// Stores one event; `None` when an earlier import already stored its event id.

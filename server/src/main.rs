@@ -305,17 +305,14 @@ async fn import_trail(settings: Settings, case: &str, username: &str, keep_reada
     }
     let progress = Arc::new(ImportProgress::default());
     let reporter = tokio::spawn(report_progress(progress.clone()));
-    let result = import_files(&db, &settings, case, &importer, files.clone(), progress.clone(), keep_readable).await;
+    let store = rekey::evidence::EvidenceStore::from_settings(&settings)?;
+    let result = import_files(&db, &settings, &store, case, &importer, files, progress.clone(), keep_readable).await;
     reporter.abort();
     if std::io::stderr().is_terminal() {
         // End the progress line, which the next output would otherwise overwrite.
         eprintln!();
     }
     let outcome = result.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store = rekey::evidence::EvidenceStore::from_settings(&settings)?;
-    rekey::api::evidence::keep_import_files(&db, &store, &settings, &importer.actor, case.id, outcome.import_id, &files)
-        .await
-        .map_err(|e| anyhow::anyhow!("the import succeeded, but its files could not be kept as evidence: {e}"))?;
     println!(
         "Imported into RK-{number}: {} events read, {} matched, {} new, {} new findings.",
         outcome.events_read, outcome.events_matched, outcome.events_new, outcome.findings_new

@@ -99,7 +99,7 @@ pub fn read_zip_with<R: Read + Seek, E>(
         }
         // The header's size may be false, so the stream is limited too.
         let entry = LimitedReader::new(entry, limit);
-        let summary = read_events_with(&file_name, entry, options, &mut on_event)?;
+        let summary = read_events_with(&file_name, entry, options.clone(), &mut on_event)?;
         summaries.push((file_name, summary));
     }
     Ok(summaries)
@@ -266,6 +266,7 @@ mod tests {
     fn read_zip_limited(archive: Vec<u8>, limit: u64) -> Result<usize, ReadError> {
         let options = ReadOptions {
             max_decompressed_bytes: limit,
+            ..ReadOptions::default()
         };
         let mut count = 0;
         let result = read_zip_with("logs.zip", Cursor::new(archive), options, |_| {

@@ -45,6 +45,7 @@ mod event;
 #[doc(hidden)]
 pub mod fuzzing;
 mod matcher;
+mod needles;
 mod read;
 mod resource;
 mod rules;
@@ -56,6 +57,7 @@ pub use archive::{is_skipped, is_zip, read_zip, read_zip_with, trail_files_in};
 pub use derive::{derived_credentials, DerivedCredential, DerivedKind, DerivedPrincipal};
 pub use event::Event;
 pub use matcher::{CaseCredential, CredentialMatcher};
+pub use needles::Needles;
 pub use read::{
     read_events, read_events_with, FileSummary, Form, ReadError, ReadFailure, ReadOptions,
     DEFAULT_MAX_DECOMPRESSED_BYTES,

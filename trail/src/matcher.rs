@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::event::Event;
+use crate::needles::Needles;
 
 /// Credential of a case, identified by an access key id or, without one, by principal name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +76,13 @@ impl CredentialMatcher {
                 .and_then(|name| self.by_principal_name.get(name))
         };
         by_key.or_else(by_name).copied()
+    }
+
+    /// Returns the texts that every event this matcher accepts contains: the key ids and
+    /// principal names it matches. `None` when no byte search can stand in for parsing; see
+    /// [`Needles::new`].
+    pub fn needles(&self) -> Option<Needles> {
+        Needles::new(self.by_access_key_id.keys().chain(self.by_principal_name.keys()))
     }
 
     /// Returns the compromise time given to [`CredentialMatcher::new`].

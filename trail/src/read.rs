@@ -4,6 +4,8 @@
 use std::cell::Cell;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use flate2::bufread::MultiGzDecoder;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -11,6 +13,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::event::{message_without_position, parse_event, Event, EventError};
+use crate::needles::Needles;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const UTF8_BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
@@ -26,18 +29,29 @@ const SNIFF_LIMIT: usize = 64 * 1024;
 pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 10 * 1024 * 1024 * 1024;
 
 /// Settings of [`read_events_with`] and [`crate::read_zip_with`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ReadOptions {
     /// Maximum decompressed size of one gzip file or zip entry, in bytes. A larger one is
     /// rejected, so that a small compressed file (a decompression bomb) cannot keep the reader
     /// busy for hours. Plain files have no limit here.
     pub max_decompressed_bytes: u64,
+    /// When set, only the events whose JSON text contains one of these texts are parsed and
+    /// passed to the callback. The others are counted in [`FileSummary::events`] and passed
+    /// over. In the [`Form::Lines`] form such a line is only checked to hold one object, from
+    /// `{` to `}`: a wrong field or broken JSON inside it is not reported. In the other forms
+    /// the whole file is still checked to be JSON.
+    pub only_containing: Option<Arc<Needles>>,
+    /// When set, increased by the number of events read, parsed or not, as reading goes on, so
+    /// that another thread can show progress.
+    pub events_read: Option<Arc<AtomicU64>>,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
+            only_containing: None,
+            events_read: None,
         }
     }
 }
@@ -264,9 +278,9 @@ pub fn read_events_with<R: Read, E>(
     let (events, form) = if gzip {
         let decoder = LimitedReader::new(MultiGzDecoder::new(input), options.max_decompressed_bytes);
         let decoder = BufReader::with_capacity(BUFFER_SIZE, decoder);
-        read_decoded(file_name, decoder, true, &mut on_event)?
+        read_decoded(file_name, decoder, true, &options, &mut on_event)?
     } else {
-        read_decoded(file_name, input, false, &mut on_event)?
+        read_decoded(file_name, input, false, &options, &mut on_event)?
     };
     Ok(FileSummary { events, form, gzip })
 }
@@ -275,6 +289,7 @@ fn read_decoded<B: BufRead, E>(
     file_name: &str,
     mut input: B,
     gzip: bool,
+    options: &ReadOptions,
     on_event: &mut impl FnMut(Event) -> Result<(), E>,
 ) -> Result<(u64, Form), ReadFailure<E>> {
     let sniffed = sniff(&mut input).map_err(|error| io_error(file_name, &error, gzip, 0))?;
@@ -318,6 +333,8 @@ fn read_decoded<B: BufRead, E>(
         gzip,
         start,
         events: 0,
+        counted: 0,
+        options,
     };
     let events = match form {
         Form::Lines => reader.read_lines(input, on_event)?,
@@ -544,9 +561,28 @@ struct Reader<'a> {
     /// Position of the first byte after a byte order mark.
     start: Position,
     events: u64,
+    /// Part of `events` already added to [`ReadOptions::events_read`].
+    counted: u64,
+    options: &'a ReadOptions,
 }
 
 impl Reader<'_> {
+    /// Adds the events read since the last call to [`ReadOptions::events_read`].
+    fn report_count(&mut self) {
+        if let Some(counter) = &self.options.events_read {
+            counter.fetch_add(self.events - self.counted, Ordering::Relaxed);
+            self.counted = self.events;
+        }
+    }
+
+    /// Returns whether an event with this JSON text is passed over unparsed.
+    fn passes_over(&self, text: &[u8]) -> bool {
+        self.options
+            .only_containing
+            .as_deref()
+            .is_some_and(|needles| !needles.any_in(text))
+    }
+
     fn error(&self, position: Option<(u64, u64)>, message: String) -> ReadError {
         ReadError {
             file: self.file_name.to_owned(),
@@ -557,75 +593,159 @@ impl Reader<'_> {
     }
 
     /// Reads events one per line, skipping blank lines.
+    ///
+    /// Lines are taken from the input's buffer without copying, except a line that spans two
+    /// fills of the buffer. With [`ReadOptions::only_containing`], the texts are searched for
+    /// once per buffer, and only the lines that contain an occurrence are parsed.
     fn read_lines<B: BufRead, E>(
         mut self,
+        input: B,
+        on_event: &mut impl FnMut(Event) -> Result<(), E>,
+    ) -> Result<u64, ReadFailure<E>> {
+        let read = self.read_lines_until_error(input, on_event);
+        // Also on failure, so that a caller keeping the readable part can count its events.
+        self.report_count();
+        read
+    }
+
+    fn read_lines_until_error<B: BufRead, E>(
+        &mut self,
         mut input: B,
         on_event: &mut impl FnMut(Event) -> Result<(), E>,
     ) -> Result<u64, ReadFailure<E>> {
-        let mut line = Vec::new();
+        let needles = self.options.only_containing.clone();
+        // A line that the buffer's end cut off, completed from the next fill.
+        let mut pending = Vec::new();
+        let mut occurrences = Vec::new();
         let mut line_number = 0;
-        let mut offset = 0;
+        let mut offset = 0u64;
         loop {
-            line.clear();
-            let length = input
-                .read_until(b'\n', &mut line)
+            let block = input
+                .fill_buf()
                 .map_err(|error| io_error(self.file_name, &error, self.gzip, offset))?;
+            let length = block.len();
             if length == 0 {
+                if !pending.is_empty() {
+                    line_number += 1;
+                    let parse = !self.passes_over(&pending);
+                    self.read_line(&pending, line_number, parse, on_event)?;
+                }
                 return Ok(self.events);
             }
-            line_number += 1;
-            offset += length as u64;
-
-            let leading = line.iter().take_while(|&&b| is_json_whitespace(b)).count();
-            let trailing = line[leading..]
-                .iter()
-                .rev()
-                .take_while(|&&b| is_json_whitespace(b))
-                .count();
-            if leading == line.len() {
+            let Some(last_break) = memchr::memrchr(b'\n', block) else {
+                pending.extend_from_slice(block);
+                input.consume(length);
+                offset += length as u64;
                 continue;
+            };
+            let mut lines = &block[..=last_break];
+            if !pending.is_empty() {
+                let end = memchr::memchr(b'\n', lines).unwrap_or(last_break);
+                pending.extend_from_slice(&lines[..=end]);
+                line_number += 1;
+                let parse = !self.passes_over(&pending);
+                self.read_line(&pending, line_number, parse, on_event)?;
+                pending.clear();
+                lines = &lines[end + 1..];
             }
-            // Column before the first byte of the event text.
-            let column_base = leading as u64
-                + if line_number == 1 {
-                    self.start.column
-                } else {
-                    0
+
+            occurrences.clear();
+            if let Some(needles) = &needles {
+                needles.positions_in(lines, &mut occurrences);
+            }
+            let mut next_occurrence = 0;
+            let mut line_start = 0;
+            for line_end in memchr::memchr_iter(b'\n', lines) {
+                line_number += 1;
+                let parse = match &needles {
+                    None => true,
+                    Some(_) => {
+                        while occurrences
+                            .get(next_occurrence)
+                            .is_some_and(|&at| at < line_start)
+                        {
+                            next_occurrence += 1;
+                        }
+                        occurrences
+                            .get(next_occurrence)
+                            .is_some_and(|&at| at < line_end)
+                    }
                 };
-            let event_start = Some((line_number, column_base + 1));
+                self.read_line(&lines[line_start..=line_end], line_number, parse, on_event)?;
+                line_start = line_end + 1;
+            }
+            self.report_count();
 
-            let text =
-                std::str::from_utf8(&line[leading..line.len() - trailing]).map_err(|error| {
-                    let column = column_base + error.valid_up_to() as u64 + 1;
-                    self.error(
-                        Some((line_number, column)),
-                        "invalid UTF-8, expected UTF-8 JSON text".to_owned(),
-                    )
-                })?;
-
-            let event = parse_event(text.to_owned()).map_err(|error| match error {
-                EventError::Syntax(error) => {
-                    let column = column_base + error.column() as u64;
-                    let message = if error.is_eof() {
-                        format!(
-                            "incomplete JSON, the line ends early: {}",
-                            message_without_position(&error)
-                        )
-                    } else {
-                        format!("invalid JSON: {}", message_without_position(&error))
-                    };
-                    self.error(Some((line_number, column)), message)
-                }
-                EventError::NotObject(found) => self.error(
-                    event_start,
-                    format!("expected one JSON event object per line, found {found}"),
-                ),
-                EventError::Field(message) => self.error(event_start, message),
-            })?;
-
-            self.events += 1;
-            on_event(event).map_err(ReadFailure::Callback)?;
+            pending.extend_from_slice(&block[last_break + 1..]);
+            input.consume(length);
+            offset += length as u64;
         }
+    }
+
+    /// Reads one line, with its line break if any. A blank line is skipped. Unless `parse` is
+    /// set, a line that [`looks_like_object`] is counted without being parsed. Any other line is
+    /// parsed, so that its error is reported as usual.
+    fn read_line<E>(
+        &mut self,
+        line: &[u8],
+        line_number: u64,
+        parse: bool,
+        on_event: &mut impl FnMut(Event) -> Result<(), E>,
+    ) -> Result<(), ReadFailure<E>> {
+        let leading = line.iter().take_while(|&&b| is_json_whitespace(b)).count();
+        if leading == line.len() {
+            return Ok(());
+        }
+        let trailing = line[leading..]
+            .iter()
+            .rev()
+            .take_while(|&&b| is_json_whitespace(b))
+            .count();
+        let content = &line[leading..line.len() - trailing];
+        if !parse && looks_like_object(content) {
+            self.events += 1;
+            return Ok(());
+        }
+
+        // Column before the first byte of the event text.
+        let column_base = leading as u64
+            + if line_number == 1 {
+                self.start.column
+            } else {
+                0
+            };
+        let event_start = Some((line_number, column_base + 1));
+
+        let text = std::str::from_utf8(content).map_err(|error| {
+            let column = column_base + error.valid_up_to() as u64 + 1;
+            self.error(
+                Some((line_number, column)),
+                "invalid UTF-8, expected UTF-8 JSON text".to_owned(),
+            )
+        })?;
+
+        let event = parse_event(text.to_owned()).map_err(|error| match error {
+            EventError::Syntax(error) => {
+                let column = column_base + error.column() as u64;
+                let message = if error.is_eof() {
+                    format!(
+                        "incomplete JSON, the line ends early: {}",
+                        message_without_position(&error)
+                    )
+                } else {
+                    format!("invalid JSON: {}", message_without_position(&error))
+                };
+                self.error(Some((line_number, column)), message)
+            }
+            EventError::NotObject(found) => self.error(
+                event_start,
+                format!("expected one JSON event object per line, found {found}"),
+            ),
+            EventError::Field(message) => self.error(event_start, message),
+        })?;
+
+        self.events += 1;
+        on_event(event).map_err(ReadFailure::Callback)
     }
 
     /// Reads the top-level JSON values of a file in the [`Form::Records`], [`Form::Array`] or
@@ -670,13 +790,17 @@ impl Reader<'_> {
             let value_start = tracking.position.get();
             let position = (value_start.line, value_start.column + 1);
             match next {
-                None => return Ok(records.reader.events),
+                None => {
+                    records.reader.report_count();
+                    return Ok(records.reader.events);
+                }
                 Some(byte) if byte == opener => {}
                 Some(byte) => {
                     let message = format!(
                         "expected {expected} or the end of the file, found {}",
                         describe_byte(byte)
                     );
+                    records.reader.report_count();
                     return Err(records.reader.error(Some(position), message).into());
                 }
             }
@@ -709,6 +833,7 @@ impl Reader<'_> {
                 Ok(true) => {}
                 Ok(false) => {
                     let message = "object has no Records, Events or traces array".to_owned();
+                    records.reader.report_count();
                     return Err(records.reader.error(Some(position), message).into());
                 }
                 Err(error) => return Err(records.failure(error, value_start)),
@@ -744,6 +869,13 @@ where
         let position = Some((start.line, start.column + 1));
         let number = self.reader.events + 1;
         let raw: Box<str> = raw.into();
+        if raw.starts_with('{') && self.reader.passes_over(raw.as_bytes()) {
+            self.reader.events += 1;
+            if self.reader.events % 1024 == 0 {
+                self.reader.report_count();
+            }
+            return Ok(());
+        }
 
         let event = match parse_event(raw.into_string()) {
             Ok(event) => event,
@@ -764,6 +896,9 @@ where
         };
 
         self.reader.events += 1;
+        if self.reader.events % 1024 == 0 {
+            self.reader.report_count();
+        }
         if let Err(error) = (self.on_event)(event) {
             self.stop = Some(Stop::Callback(error));
             return Err(SerdeError::custom("stopped by the callback"));
@@ -774,6 +909,7 @@ where
     /// Converts the error that ended a Records object into the failure to return.
     /// `object_start` is the position just before the object's `{`.
     fn failure(&mut self, error: serde_json::Error, object_start: Position) -> ReadFailure<E> {
+        self.reader.report_count();
         match self.stop.take() {
             Some(Stop::Callback(error)) => return ReadFailure::Callback(error),
             Some(Stop::Event(error)) => return ReadFailure::Read(error),
@@ -884,6 +1020,17 @@ fn io_error(file_name: &str, error: &io::Error, gzip: bool, offset: u64) -> Read
         column: None,
         message,
     }
+}
+
+/// Returns whether a line, without surrounding whitespace, has the shape of a JSON object with at
+/// least one key: `{`, then `"` after optional whitespace, and `}` at the end. This is all that
+/// is checked of a line that [`ReadOptions::only_containing`] passes over.
+fn looks_like_object(content: &[u8]) -> bool {
+    let Some((b'{', inner)) = content.split_first() else {
+        return false;
+    };
+    let key_start = inner.iter().find(|&&b| !is_json_whitespace(b));
+    key_start == Some(&b'"') && content.last() == Some(&b'}')
 }
 
 fn describe_byte(byte: u8) -> String {

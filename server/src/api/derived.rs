@@ -1,4 +1,4 @@
-//! Confirmation of leaked credentials, which re-analyses the case's kept trail events.
+//! Confirmation of leaked credentials, which reads the case's kept trail files again for their calls.
 
 use axum::extract::{Path, State};
 use axum::routing::post;
@@ -24,7 +24,7 @@ async fn confirm(
     Path((_, id)): Path<(i64, i64)>,
 ) -> Result<Json<CredentialConfirmation>> {
     let confirmer = Importer::from_user(&user);
-    let confirmation = confirm_credential(&state.db, &state.settings, case, &confirmer, id).await?;
+    let confirmation = confirm_credential(&state.db, &state.settings, &state.evidence, case, &confirmer, id).await?;
     state.mail_wakeup.notify_one();
     Ok(Json(confirmation))
 }

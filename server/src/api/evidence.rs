@@ -23,9 +23,8 @@ use crate::auth::User;
 use crate::db::{now_millis, time_column, Db, Tx};
 use crate::error::{Error, Json, Result};
 use crate::evidence::{
-    claimed_media_type, detect_media_type, media_types_agree, stage_copy, EvidenceStore, StagedFile, Stager,
+    claimed_media_type, detect_media_type, media_types_agree, EvidenceStore, StagedFile, Stager,
 };
-use crate::import::TrailFile;
 use crate::AppState;
 
 /// Bytes a multipart body may carry besides the file: boundaries, part headers and the
@@ -237,7 +236,7 @@ fn check_declared_length(headers: &HeaderMap, limit: u64) -> Result<()> {
 
 /// Returns a file name for display: the last path component, without control characters, at
 /// most 255 characters. It is never used as a path.
-fn display_name(name: &str) -> String {
+pub(crate) fn display_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = last.chars().filter(|c| !c.is_control()).take(255).collect();
     let cleaned = cleaned.trim().to_string();
@@ -299,15 +298,49 @@ pub async fn keep_evidence(
     staged: StagedFile,
     facts: NewEvidence,
 ) -> Result<i64> {
-    let detected = detect_media_type(&staged.head);
-    let claimed = claimed_media_type(&facts.original_name).filter(|claimed| !media_types_agree(claimed, detected));
-    let sha256 = staged.sha256.clone();
-    let size = i64::try_from(staged.size).map_err(|_| anyhow::anyhow!("file size out of range"))?;
+    let content = StoredContent::of(&staged, &facts.original_name)?;
     // Content is stored before the row: a failure after this leaves an unreferenced file,
     // never a row without content.
     store.keep(staged).await?;
-
     let mut tx = db.begin().await?;
+    let id = record_evidence(&mut tx, actor, case_id, &content, facts).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// What the evidence row records about stored content.
+pub struct StoredContent {
+    pub sha256: String,
+    pub size: i64,
+    /// Media type read from the content.
+    pub detected: &'static str,
+    /// Media type that the name suggests, when it differs from the detected one.
+    pub claimed: Option<&'static str>,
+}
+
+impl StoredContent {
+    /// Describes a staged file that will be kept under `original_name`.
+    pub fn of(staged: &StagedFile, original_name: &str) -> Result<StoredContent> {
+        let detected = detect_media_type(&staged.head);
+        Ok(StoredContent {
+            sha256: staged.sha256.clone(),
+            size: i64::try_from(staged.size).map_err(|_| anyhow::anyhow!("file size out of range"))?,
+            detected,
+            claimed: claimed_media_type(original_name).filter(|claimed| !media_types_agree(claimed, detected)),
+        })
+    }
+}
+
+/// Inserts the evidence row of content already in the store, with its first custody entry and
+/// its audit row, in the caller's transaction. Returns the id.
+pub async fn record_evidence(
+    tx: &mut Tx,
+    actor: &Actor,
+    case_id: i64,
+    content: &StoredContent,
+    facts: NewEvidence,
+) -> Result<i64> {
+    let (sha256, size, detected, claimed) = (&content.sha256, content.size, content.detected, content.claimed);
     let uploader = actor.id.ok_or_else(|| anyhow::anyhow!("evidence needs a signed-in uploader"))?;
     let id: i64 = sqlx::query(
         "INSERT INTO evidence (case_id, sha256, size, media_type, claimed_media_type, original_name, \
@@ -315,7 +348,7 @@ pub async fn keep_evidence(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, 1) RETURNING id",
     )
     .bind(case_id)
-    .bind(&sha256)
+    .bind(sha256)
     .bind(size)
     .bind(detected)
     .bind(claimed)
@@ -325,7 +358,7 @@ pub async fn keep_evidence(
     .bind(facts.import_id)
     .bind(uploader)
     .bind(now_millis())
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?
     .try_get("id")?;
     let action = if facts.import_id.is_some() {
@@ -337,9 +370,9 @@ pub async fn keep_evidence(
     if let Some(claimed) = claimed {
         details.push_str(&format!("; the name claims {claimed}, the content is {detected}"));
     }
-    record_custody(&mut tx, id, actor, action, &details).await?;
+    record_custody(tx, id, actor, action, &details).await?;
     audit::append(
-        &mut tx,
+        tx,
         actor,
         Event::new("create", "evidence").entity(id).case(case_id).details(json!({
             "sha256": sha256,
@@ -351,7 +384,6 @@ pub async fn keep_evidence(
         })),
     )
     .await?;
-    tx.commit().await?;
     Ok(id)
 }
 
@@ -652,29 +684,6 @@ pub async fn verify_all(db: &Db, store: &crate::evidence::EvidenceStore) -> Resu
         }
     }
     Ok((checked, None))
-}
-
-/// Keeps the files of a finished trail import as evidence linked to the import.
-pub async fn keep_import_files(
-    db: &Db,
-    store: &EvidenceStore,
-    settings: &crate::config::Settings,
-    actor: &Actor,
-    case_id: i64,
-    import_id: i64,
-    files: &[TrailFile],
-) -> Result<()> {
-    for file in files {
-        let staged = stage_copy(&store.staging_dir(settings), &file.path).await?;
-        let facts = NewEvidence {
-            original_name: display_name(&file.name),
-            description: format!("Trail file of import {import_id}"),
-            source: "trail import".to_string(),
-            import_id: Some(import_id),
-        };
-        keep_evidence(db, store, actor, case_id, staged, facts).await?;
-    }
-    Ok(())
 }
 
 /// Records an export of the case's evidence list, such as in a report, on each item.

@@ -129,18 +129,18 @@ async fn upload_import(
         let upload = upload;
         let _running = running;
         let files = upload.files.clone();
-        let outcome = import_files(&task_state.db, &task_state.settings, case, &importer, files, progress, upload.keep_readable).await?;
-        task_state.mail_wakeup.notify_one();
-        crate::api::evidence::keep_import_files(
+        let outcome = import_files(
             &task_state.db,
-            &task_state.evidence,
             &task_state.settings,
-            &importer.actor,
-            case.id,
-            outcome.import_id,
-            &upload.files,
+            &task_state.evidence,
+            case,
+            &importer,
+            files,
+            progress,
+            upload.keep_readable,
         )
         .await?;
+        task_state.mail_wakeup.notify_one();
         Ok::<_, Error>(outcome)
     });
     let outcome = task.await.map_err(|e| anyhow::anyhow!("import task failed: {e}"))??;

@@ -1,4 +1,4 @@
-//! Derived credentials: proposed from the trail, confirmed, and re-analysed from kept events.
+//! Derived credentials: proposed from the trail, confirmed, and re-analysed from the kept trail files.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -16,6 +16,7 @@ on_both_backends!(
     proposed_credential_matches_nothing,
     derived_key_already_recorded,
     confirm_unknown_credential_rejected,
+    confirm_detects_altered_trail_file,
 );
 
 async fn case_with_leaked_key(app: &TestApp) -> i64 {
@@ -138,11 +139,11 @@ async fn derived_chain_three_levels(backend: Backend) {
         ["e-a-key", "e-b-delete", "e-b-key", "e-c-user", "e-d-policy"]
     );
     assert_eq!(credentials(&app, case).await.len(), 4);
-    let kept: Vec<(i64,)> = sqlx::query_as("SELECT COUNT(*) FROM unmatched_events")
+    let other: Vec<(i64,)> = sqlx::query_as("SELECT COUNT(*) FROM trail_events WHERE event_id IN ('e-other', 'e-b-early')")
         .fetch_all(&app.state.db.pool)
         .await
         .unwrap();
-    assert_eq!(kept[0].0, 1, "only the unrelated key's call is still kept");
+    assert_eq!(other[0].0, 0, "neither the unrelated key's call nor B's call before the compromise time is stored");
 }
 
 async fn proposed_credential_matches_nothing(backend: Backend) {
@@ -198,4 +199,40 @@ async fn confirm_unknown_credential_rejected(backend: Backend) {
         expect_status(response, StatusCode::NOT_FOUND).await;
     }
     assert_eq!(credentials(&app, other_case).await[0]["status"], "suspected");
+}
+
+/// Confirming reads the kept trail file again; a file changed in the evidence store stops the
+/// confirmation with 409 and leaves the credential proposed.
+async fn confirm_detects_altered_trail_file(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let case = case_with_leaked_key(&app).await;
+    let import = app.upload(case, &[("trail.json", records_file(&chain_events()))]).await;
+    expect_status(import, StatusCode::CREATED).await;
+    let (sha256,): (String,) = sqlx::query_as("SELECT sha256 FROM evidence")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let stored = app.data_dir.join("evidence").join(&sha256[..2]).join(&sha256);
+    let original = std::fs::read(&stored).unwrap();
+    let altered = String::from_utf8(original.clone()).unwrap().replace("DeleteBucket", "DeleteBucker");
+    std::fs::write(&stored, altered).unwrap();
+
+    let key_b = proposed(&app, case).await;
+    let id = key_b["id"].as_i64().unwrap();
+    let response = app.post(&format!("/api/v1/cases/{case}/credentials/{id}/confirm"), &json!({})).await;
+    let error = expect_status(response, StatusCode::CONFLICT).await;
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("trail.json"), "{message}");
+    assert!(message.contains("no longer matches its SHA-256"), "{message}");
+    assert_eq!(proposed(&app, case).await["id"], key_b["id"], "still proposed");
+    assert_eq!(finding_ids(&app, case).await, ["e-a-key"]);
+
+    std::fs::remove_file(&stored).unwrap();
+    let response = app.post(&format!("/api/v1/cases/{case}/credentials/{id}/confirm"), &json!({})).await;
+    let error = expect_status(response, StatusCode::CONFLICT).await;
+    assert!(error["error"]["message"].as_str().unwrap().contains("no content is stored"), "{error}");
+
+    std::fs::write(&stored, original).unwrap();
+    let confirmed = confirm(&app, case, &key_b).await;
+    assert_eq!(confirmed["events_added"], 2, "the restored file reads as before");
 }

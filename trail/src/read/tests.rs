@@ -856,6 +856,7 @@ fn streaming_large_generated_files() {
 fn read_gzip_with_limit(data: &[u8], limit: u64) -> Result<FileSummary, ReadError> {
     let options = ReadOptions {
         max_decompressed_bytes: limit,
+        ..ReadOptions::default()
     };
     match read_events_with("big.json.gz", &gzip(data)[..], options, |_| {
         Ok::<(), ()>(())
@@ -902,10 +903,130 @@ fn plain_file_has_no_limit() {
     let lines = [record("a", "X"), record("b", "Y")].join("\n");
     let options = ReadOptions {
         max_decompressed_bytes: 10,
+        ..ReadOptions::default()
     };
     let summary = read_events_with("plain.json", lines.as_bytes(), options, |_| {
         Ok::<(), ()>(())
     })
     .unwrap();
     assert_eq!(summary.events, 2);
+}
+
+/// A record of `key` with id `id`, padded with a `requestParameters` string of `padding` bytes.
+fn keyed_record(id: &str, key: &str, padding: usize) -> String {
+    record(id, "DeleteUser")
+        .replace("AKIAEXAMPLE1", key)
+        .replace(
+            r#""awsRegion""#,
+            &format!(r#""requestParameters":{{"note":"{}"}},"awsRegion""#, "x".repeat(padding)),
+        )
+}
+
+/// Reads `input` parsing only the events that contain `needles`; returns the summary, the ids
+/// of the events parsed and what the shared counter saw.
+fn read_only_containing(input: &[u8], needles: &[&str]) -> Result<(FileSummary, Vec<String>, u64), ReadError> {
+    let counter = Arc::new(AtomicU64::new(0));
+    let options = ReadOptions {
+        only_containing: Some(Arc::new(Needles::new(needles).unwrap())),
+        events_read: Some(counter.clone()),
+        ..ReadOptions::default()
+    };
+    let mut ids = Vec::new();
+    let read = read_events_with("test.json", input, options, |event| {
+        ids.push(event.event_id);
+        Ok::<(), ()>(())
+    });
+    match read {
+        Ok(summary) => Ok((summary, ids, counter.load(Ordering::Relaxed))),
+        Err(ReadFailure::Read(error)) => Err(error),
+        Err(ReadFailure::Callback(())) => unreachable!("the callback never fails"),
+    }
+}
+
+#[test]
+fn lines_without_a_needle_are_counted_not_parsed() {
+    // Lines long enough to cross the reader's buffer, so that some span two fills of it.
+    let lines: Vec<String> = (0..40)
+        .map(|n| {
+            let key = if n % 7 == 3 { "AKIALEAKED" } else { "AKIAOTHER" };
+            keyed_record(&format!("e{n}"), key, 5_000 + n * 997)
+        })
+        .collect();
+    let file = lines.join("\n") + "\n\n";
+    let (summary, ids, counted) = read_only_containing(file.as_bytes(), &["AKIALEAKED"]).unwrap();
+    assert_eq!(summary.events, 40);
+    assert_eq!(counted, 40);
+    assert_eq!(ids, ["e3", "e10", "e17", "e24", "e31", "e38"]);
+
+    // A broken field in a line without the key goes unnoticed; with the key it is reported.
+    let other = keyed_record("bad", "AKIAOTHER", 0).replace(r#""eventTime":"2023-07-10T12:21:05Z""#, r#""eventTime":5"#);
+    let (summary, ids, _) = read_only_containing(format!("{file}{other}\n").as_bytes(), &["AKIALEAKED"]).unwrap();
+    assert_eq!((summary.events, ids.len()), (41, 6));
+    let leaked = other.replace("AKIAOTHER", "AKIALEAKED");
+    let error = read_only_containing(format!("{file}{leaked}\n").as_bytes(), &["AKIALEAKED"]).unwrap_err();
+    assert_eq!(error.line, Some(42));
+    assert!(error.message.contains("eventTime"), "{}", error.message);
+}
+
+#[test]
+fn lines_that_are_not_one_object_are_reported_without_a_needle() {
+    let good = keyed_record("a", "AKIAOTHER", 10);
+    for (tail, line) in [("not json\n", 2), ("[1, 2]\n", 2), ("{\"eventID\": \"cut", 2)] {
+        let file = format!("{good}\n{tail}");
+        let error = read_only_containing(file.as_bytes(), &["AKIALEAKED"]).unwrap_err();
+        assert_eq!(error.line, Some(line), "{tail}: {}", error.message);
+    }
+    let cut = format!("{good}\n{{\"eventID\": \"cut");
+    let error = read_only_containing(cut.as_bytes(), &["AKIALEAKED"]).unwrap_err();
+    assert!(error.message.contains("the line ends early"), "{}", error.message);
+}
+
+#[test]
+fn every_form_reads_only_events_with_a_needle() {
+    let records = [
+        keyed_record("a", "AKIAOTHER", 10),
+        keyed_record("b", "AKIALEAKED", 10),
+        keyed_record("c", "AKIAOTHER", 10),
+    ];
+    let files = [
+        records_file(&records),
+        format!("[{}]", records.join(",")),
+        records.iter().map(|record| pretty(record)).collect::<Vec<_>>().join("\n"),
+        records.join("\n"),
+    ];
+    for file in files {
+        for input in [file.as_bytes().to_vec(), gzip(file.as_bytes())] {
+            let (summary, ids, counted) = read_only_containing(&input, &["AKIALEAKED"]).unwrap();
+            assert_eq!((summary.events, counted), (3, 3), "{:?}", summary.form);
+            assert_eq!(ids, ["b"], "{:?}", summary.form);
+        }
+    }
+}
+
+#[test]
+fn passed_over_lines_must_look_like_objects() {
+    assert!(looks_like_object(br#"{"eventID":"a"}"#));
+    assert!(looks_like_object(b"{ \"a\": 1 }"));
+    for line in [&b"{oops}"[..], b"{}", b"{ }", b"[{\"a\":1}]", b"\"text\"", b"{\"a\":1"] {
+        assert!(!looks_like_object(line), "{}", String::from_utf8_lossy(line));
+    }
+}
+
+#[test]
+fn events_before_an_error_are_counted() {
+    let lines = [
+        keyed_record("a", "AKIAOTHER", 10),
+        keyed_record("b", "AKIALEAKED", 10),
+        "{oops}".to_owned(),
+        keyed_record("c", "AKIALEAKED", 10),
+    ];
+    let counter = Arc::new(AtomicU64::new(0));
+    let options = ReadOptions {
+        only_containing: Some(Arc::new(Needles::new(["AKIALEAKED"]).unwrap())),
+        events_read: Some(counter.clone()),
+        ..ReadOptions::default()
+    };
+    let read = read_events_with("test.json", lines.join("\n").as_bytes(), options, |_| Ok::<(), ()>(()));
+    assert!(matches!(read, Err(ReadFailure::Read(ReadError { line: Some(3), .. }))));
+    assert_eq!(counter.load(Ordering::Relaxed), 2);
 }
