@@ -279,7 +279,9 @@ pub fn generate(path: &Path, target_bytes: u64) -> anyhow::Result<Stats> {
         stats.bytes += line.len() as u64;
         stats.events += 1;
     }
-    output.flush()?;
+    // Wait until the file is on disk, so that writing it back does not slow the tools measured
+    // next, which read it from the page cache.
+    output.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     Ok(stats)
 }
 
