@@ -158,9 +158,13 @@ pub async fn confirm_credential(
     };
     // The files are read before the transaction opens, so that reading never holds the
     // database's write lock.
+    // A credential with neither a key id nor a principal name matches no call.
+    let identified = credential.access_key_id.is_some() || credential.principal_name.is_some();
     let calls = match compromise_time {
-        Some(since) => calls_in_kept_files(db, settings, store, case, &credential, from_millis(since)).await?,
-        None => Vec::new(),
+        Some(since) if identified => {
+            calls_in_kept_files(db, settings, store, case, &credential, from_millis(since)).await?
+        }
+        _ => Vec::new(),
     };
 
     let mut tx = db.begin().await?;
