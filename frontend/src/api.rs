@@ -267,8 +267,7 @@ pub async fn imports(number: i64) -> ApiResult<Vec<TrailImport>> {
 }
 
 /// Uploads trail files as `multipart/form-data`, each under the field name `files`. With
-/// `keep_readable`, files that break keep their events before the break instead of failing the
-/// import.
+/// `keep_readable`, damaged events are skipped and listed instead of failing the import.
 pub async fn import_trail(number: i64, files: &[File], keep_readable: bool) -> ApiResult<TrailImport> {
     let form = FormData::new().map_err(|_| {
         ApiError::invalid(

@@ -160,11 +160,11 @@ pub async fn confirm_credential(
     // database's write lock.
     // A credential with neither a key id nor a principal name matches no call.
     let identified = credential.access_key_id.is_some() || credential.principal_name.is_some();
-    let calls = match compromise_time {
+    let (calls, skipped) = match compromise_time {
         Some(since) if identified => {
             calls_in_kept_files(db, settings, store, case, &credential, from_millis(since)).await?
         }
-        _ => Vec::new(),
+        _ => (Vec::new(), Vec::new()),
     };
 
     let mut tx = db.begin().await?;
@@ -216,6 +216,7 @@ pub async fn confirm_credential(
             "events_added": events_added,
             "findings_added": findings_added,
             "credentials_proposed": credentials_proposed,
+            "skipped": skipped,
         }));
     audit::append(&mut tx, &confirmer.actor, event).await?;
     notify_findings(&mut tx, settings, case, confirmer, findings).await?;
@@ -234,6 +235,7 @@ pub async fn confirm_credential(
         events_added,
         findings_added,
         credentials_proposed,
+        skipped,
     })
 }
 
@@ -248,8 +250,9 @@ fn check_confirmable(status: &str) -> Result<()> {
 }
 
 /// Reads the trail files of the case's completed imports from the evidence store and returns
-/// the calls that `credential` made at or after `since`, each with its import, oldest first.
-/// Only the events that contain the credential's key id or name are parsed.
+/// the calls that `credential` made at or after `since`, each with its import, oldest first,
+/// and the damaged parts of the files that were skipped. Only the events that contain the
+/// credential's key id or name are parsed.
 async fn calls_in_kept_files(
     db: &Db,
     settings: &Settings,
@@ -257,7 +260,7 @@ async fn calls_in_kept_files(
     case: CaseRef,
     credential: &CaseCredential,
     since: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<(i64, Event)>> {
+) -> Result<(Vec<(i64, Event)>, Vec<String>)> {
     let files = sqlx::query(
         "SELECT e.import_id, e.sha256, e.original_name FROM evidence e \
          JOIN trail_imports i ON i.id = e.import_id \
@@ -272,16 +275,12 @@ async fn calls_in_kept_files(
         ..settings.trail_read_options()
     };
     let mut calls = Vec::new();
+    let mut skipped = Vec::new();
     for file in &files {
         let import_id: i64 = file.try_get("import_id")?;
         let sha256: String = file.try_get("sha256")?;
         let name: String = file.try_get("original_name")?;
-        let local = store.local_copy(&sha256, &store.staging_dir(settings)).await?;
-        let (matcher, options) = (matcher.clone(), options.clone());
-        let read = tokio::task::spawn_blocking(move || read_kept_file(local.path(), &sha256, &matcher, options))
-            .await
-            .map_err(anyhow::Error::from)?;
-        let events = read.map_err(|message| {
+        let unreadable = |message: String| {
             Error::conflict(
                 "evidence",
                 format!(
@@ -289,9 +288,20 @@ async fn calls_in_kept_files(
                      integrity check on the admin page"
                 ),
             )
-        })?;
-        calls.extend(events.into_iter().map(|event| (import_id, event)));
+        };
+        let local = match store.local_copy(&sha256, &store.staging_dir(settings)).await {
+            Ok(local) => local,
+            Err(Error::Conflict { message, .. }) => return Err(unreadable(message)),
+            Err(error) => return Err(error),
+        };
+        let (matcher, options, file_name) = (matcher.clone(), options.clone(), name.clone());
+        let read = tokio::task::spawn_blocking(move || read_kept_file(local.path(), &file_name, &sha256, &matcher, options))
+            .await
+            .map_err(anyhow::Error::from)?;
+        let read = read.map_err(unreadable)?;
+        calls.extend(read.events.into_iter().map(|event| (import_id, event)));
+        skipped.extend(read.skipped.into_iter().map(|part| format!("import {import_id}: {part}")));
     }
     calls.sort_by_key(|(_, event)| event.event_time);
-    Ok(calls)
+    Ok((calls, skipped))
 }

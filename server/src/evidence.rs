@@ -422,6 +422,39 @@ impl StagingCopy {
     }
 }
 
+/// Age after which an unchanged staging or upload file counts as left over from an import or
+/// upload that a crash or restart interrupted. A running import writes its files all the time.
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+/// Removes the entries of `dir` that were not changed for `older_than`: files, and directories
+/// whose files were not changed either. Returns how many were removed. A missing `dir` has none.
+pub fn remove_stale_entries(dir: &Path, older_than: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let changed = |path: &Path| std::fs::metadata(path).and_then(|metadata| metadata.modified()).ok();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let mut newest = changed(&path);
+        if path.is_dir() {
+            for inner in std::fs::read_dir(&path).into_iter().flatten().flatten() {
+                newest = newest.max(changed(&inner.path()));
+            }
+        }
+        let stale = newest.and_then(|time| time.elapsed().ok()).is_some_and(|age| age > older_than);
+        if !stale {
+            continue;
+        }
+        let result = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        match result {
+            Ok(()) => removed += 1,
+            Err(error) => tracing::warn!(path = %path.display(), %error, "cannot remove a stale staging file"),
+        }
+    }
+    removed
+}
+
 /// Media type read from the first bytes of a file: magic numbers first, then text forms.
 pub fn detect_media_type(head: &[u8]) -> &'static str {
     if let Some(kind) = infer::get(head) {
@@ -481,6 +514,30 @@ pub fn media_types_agree(claimed: &str, detected: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stale_entries_removed_fresh_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = std::time::SystemTime::now() - STALE_AFTER * 2;
+        let stale_file = dir.path().join("evidence-old");
+        std::fs::File::create(&stale_file).unwrap().set_modified(old).unwrap();
+        let stale_upload = dir.path().join("import-old");
+        std::fs::create_dir(&stale_upload).unwrap();
+        std::fs::File::create(stale_upload.join("0.upload")).unwrap().set_modified(old).unwrap();
+        std::fs::File::open(&stale_upload).unwrap().set_modified(old).unwrap();
+        let fresh_file = dir.path().join("evidence-new");
+        std::fs::write(&fresh_file, b"being written").unwrap();
+        let fresh_upload = dir.path().join("import-new");
+        std::fs::create_dir(&fresh_upload).unwrap();
+        std::fs::write(fresh_upload.join("0.upload"), b"being written").unwrap();
+
+        assert_eq!(remove_stale_entries(dir.path(), STALE_AFTER), 2);
+        assert!(!stale_file.exists());
+        assert!(!stale_upload.exists());
+        assert!(fresh_file.exists());
+        assert!(fresh_upload.exists());
+        assert_eq!(remove_stale_entries(&dir.path().join("missing"), STALE_AFTER), 0);
+    }
 
     #[test]
     fn detects_media_types_from_content() {

@@ -354,6 +354,7 @@ pub async fn import_files(
     let options = ReadOptions {
         only_containing: matcher.needles().map(Arc::new),
         events_read: Some(progress.events_read.clone()),
+        skipped_events: keep_readable.then(Default::default),
         ..settings.trail_read_options()
     };
     let staging_dir = store.staging_dir(settings);
@@ -372,7 +373,11 @@ pub async fn import_files(
     let (events_read, skipped, read_files) = match read {
         Ok(read) => read,
         Err(message) => {
-            let message = format!("{message}. Nothing was imported from {}.", list_names(&failed_files));
+            let message = format!(
+                "{message}. Nothing was imported from {}. To import the rest, choose \"Import the readable \
+                 part\" (on_error=keep_readable, or --keep-readable on the command line).",
+                list_names(&failed_files)
+            );
             let records = tokio::task::spawn_blocking(move || describe_files(&failed_files))
                 .await
                 .map_err(anyhow::Error::from)?;
@@ -485,8 +490,8 @@ type ReadAll = (i64, Vec<String>, Vec<ReadFile>);
 
 /// Reads every file, sending the events that the matcher accepts and copying each file to a
 /// staging file in `staging_dir`. Returns the number of events read or a message naming the
-/// file and position that could not be read. With `keep_readable`, a file that breaks keeps
-/// the events before the break, and the messages are returned instead. A zip archive is read
+/// file and position that could not be read. With `keep_readable`, damaged events are skipped,
+/// a file whose damage ends it keeps the events before, and the messages are returned instead. A zip archive is read
 /// entry by entry, and its staged copy is the archive itself.
 fn read_all(
     files: Vec<TrailFile>,
@@ -505,6 +510,7 @@ fn read_all(
         None => Ok(()),
     };
     for file in files {
+        let before = std::fs::metadata(&file.path).map_err(|e| format!("{}: cannot open: {e}", file.name))?;
         let io_failure = |error: std::io::Error| {
             ReadFailure::Read(rekey_trail::ReadError {
                 file: file.name.clone(),
@@ -571,8 +577,12 @@ fn read_all(
             .map_err(|_| format!("{}: the thread copying the file failed", file.name))?
             .map_err(|e| format!("{}: cannot copy the file: {e}", file.name))?;
         let (sha256, size) = hashed;
-        if copy.size() != size {
-            return Err(format!("{}: the file changed while it was read", file.name));
+        let after = std::fs::metadata(&file.path).map_err(|e| format!("{}: cannot open: {e}", file.name))?;
+        if copy.size() != size || size != before.len() || after.len() != before.len() || after.modified().ok() != before.modified().ok() {
+            return Err(format!(
+                "{}: the file changed while it was read; import it again once nothing writes to it",
+                file.name
+            ));
         }
         let staged = copy
             .finish(sha256)
@@ -595,20 +605,38 @@ fn read_all(
             name: file.name,
             staged,
         });
+        if let Some(damaged) = &options.skipped_events {
+            let damaged = std::mem::take(&mut *damaged.lock().map_err(|_| "the list of skipped events is unusable".to_string())?);
+            skipped.extend(describe_skipped(&damaged));
+        }
     }
     let events_read = i64::try_from(events_read).unwrap_or(i64::MAX);
     Ok((events_read, skipped, read_files))
 }
 
+/// Result of reading a kept trail file again: the events that the matcher accepts, in file
+/// order, and the damaged parts that were skipped.
+pub(crate) struct KeptFileCalls {
+    pub events: Vec<Event>,
+    pub skipped: Vec<String>,
+}
+
 /// Reads a trail file that an import kept, checking that its SHA-256 is still `sha256`, and
-/// returns the events that `matcher` accepts, in file order. A file that breaks returns the
-/// events before the break, which is what an import that kept the readable part stored.
+/// returns the events that `matcher` accepts. Damaged events are skipped and listed, as an
+/// import that keeps the readable part does, so a broken line of the credential does not hide
+/// its later calls.
 pub(crate) fn read_kept_file(
     path: &std::path::Path,
+    name: &str,
     sha256: &str,
     matcher: &CredentialMatcher,
     options: ReadOptions,
-) -> Result<Vec<Event>, String> {
+) -> Result<KeptFileCalls, String> {
+    let damaged = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let options = ReadOptions {
+        skipped_events: Some(damaged.clone()),
+        ..options
+    };
     let mut events = Vec::new();
     let on_event = |event: Event| {
         if matcher.credential_for(&event).is_some() {
@@ -622,18 +650,35 @@ pub(crate) fn read_kept_file(
         hasher: Sha256::new(),
     };
     let head = input.inner.fill_buf().map_err(|e| e.to_string())?;
-    if is_zip(head) {
+    let read = if is_zip(head) {
         let archive = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
-        // Errors inside the archive leave the events before them, as the import did.
-        let _ = read_zip_with("kept file", BufReader::new(archive), options, on_event);
+        read_zip_with(name, BufReader::new(archive), options, on_event).map(drop)
     } else {
-        let _ = read_events_with("kept file", &mut input, options, on_event);
-    }
+        read_events_with(name, &mut input, options, on_event).map(drop)
+    };
     std::io::copy(&mut input, &mut std::io::sink()).map_err(|e| e.to_string())?;
     if hex::encode(input.hasher.finalize()) != sha256 {
         return Err("its content no longer matches its SHA-256".to_string());
     }
-    Ok(events)
+    let mut skipped = describe_skipped(&damaged.lock().map_err(|_| "the list of skipped events is unusable")?);
+    // An error that ends the file keeps the events before it, as the import did.
+    if let Err(ReadFailure::Read(error)) = read {
+        skipped.push(error.to_string());
+    }
+    Ok(KeptFileCalls { events, skipped })
+}
+
+/// Most skipped events that an import or a confirmation lists one by one.
+const SKIPPED_LISTED: usize = 20;
+
+/// Describes skipped events for the import's note: the first [`SKIPPED_LISTED`], then how many
+/// more.
+fn describe_skipped(damaged: &[rekey_trail::ReadError]) -> Vec<String> {
+    let mut described: Vec<String> = damaged.iter().take(SKIPPED_LISTED).map(ToString::to_string).collect();
+    if damaged.len() > SKIPPED_LISTED {
+        described.push(format!("{} more damaged events", damaged.len() - SKIPPED_LISTED));
+    }
+    described
 }
 
 /// Passes the input through while hashing it.

@@ -96,6 +96,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}; set listen to a free address", settings.listen))?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let evidence = evidence::EvidenceStore::from_settings(&settings)?;
+    for dir in [evidence.staging_dir(&settings), settings.data_dir.join("uploads")] {
+        let removed = evidence::remove_stale_entries(&dir, evidence::STALE_AFTER);
+        if removed > 0 {
+            tracing::info!(dir = %dir.display(), removed, "removed files that interrupted imports and uploads left");
+        }
+    }
     let state = AppState {
         evidence,
         running_imports: Arc::default(),

@@ -57,8 +57,8 @@ enum Command {
         /// Username recorded as the importer.
         #[arg(long, default_value = "admin")]
         user: String,
-        /// Import the events before the first unreadable record of a broken file, and the other
-        /// files, instead of importing nothing.
+        /// Skip damaged events and import the rest, instead of importing nothing when a file
+        /// cannot be read.
         #[arg(long)]
         keep_readable: bool,
         /// Trail files or directories (searched recursively): CloudTrail or CTS exports in any

@@ -32,10 +32,6 @@ pub fn check_trail_file(data: &[u8]) {
     let (found, filtered_count) = read_all(data, filtered)
         .expect("reading only the events with a key fails where reading every event succeeds");
     assert_eq!(filtered_count, count, "the search counts another number of events");
-    // A key written with `\u` escapes is a documented miss of the byte search.
-    if memchr::memmem::find(data, b"\\u").is_some() {
-        return;
-    }
     let with_key = |event: &&Event| event.access_key_id.as_deref() == Some(FUZZ_KEY);
     let expected: Vec<&Event> = all.iter().filter(with_key).collect();
     let found: Vec<&Event> = found.iter().filter(with_key).collect();

@@ -20,7 +20,9 @@ impl Needles {
     /// Returns `None` when the set would be empty, or when a text contains a character that a
     /// JSON writer may escape (anything but ASCII letters, digits and ` +=,.@_-:`). A byte search
     /// could then miss an event written with the escape, so such a case must parse every event.
-    /// AWS access key ids and IAM user, role and session names never need this.
+    /// AWS access key ids and IAM user, role and session names never need this. Events that
+    /// contain a `\u00` escape, which may spell an ASCII character of a text, are searched as
+    /// matches too.
     pub fn new<I, S>(texts: I) -> Option<Needles>
     where
         I: IntoIterator<Item = S>,
@@ -37,7 +39,12 @@ impl Needles {
             }
             finders.push(Finder::new(text.as_bytes()).into_owned());
         }
-        (!finders.is_empty()).then_some(Needles { finders })
+        if finders.is_empty() {
+            return None;
+        }
+        // A `\u00` escape may spell a letter or digit of a text, so events with one are parsed.
+        finders.push(Finder::new(UNICODE_ESCAPE).into_owned());
+        Some(Needles { finders })
     }
 
     /// Returns whether `text` contains any of the texts.
@@ -57,6 +64,9 @@ impl Needles {
         }
     }
 }
+
+/// Start of a JSON escape of an ASCII character, such as `\u0041` for `A`.
+const UNICODE_ESCAPE: &[u8] = b"\\u00";
 
 /// Returns whether JSON writers always write `byte` as itself. Go's encoder escapes `<`, `>` and `&`,
 /// and many escape `/`, so only a conservative set counts.
@@ -87,5 +97,6 @@ mod tests {
         assert_eq!(positions, [2, 8, 14]);
         assert!(needles.any_in(b"..KEY2.."));
         assert!(!needles.any_in(b"..KEY3.."));
+        assert!(needles.any_in(br#""accessKeyId":"\u004bEY1""#), "an escape may spell a text");
     }
 }

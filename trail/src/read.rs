@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use flate2::bufread::MultiGzDecoder;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -44,6 +44,11 @@ pub struct ReadOptions {
     /// When set, increased by the number of events read, parsed or not, as reading goes on, so
     /// that another thread can show progress.
     pub events_read: Option<Arc<AtomicU64>>,
+    /// When set, an event that cannot be read (a missing or wrong field, a line that is not JSON)
+    /// is recorded here and reading goes on with the next event. An error after which the next
+    /// event cannot be found, such as broken JSON in a `{"Records":[...]}` file or a cut-off
+    /// gzip stream, still ends the file.
+    pub skipped_events: Option<Arc<Mutex<Vec<ReadError>>>>,
 }
 
 impl Default for ReadOptions {
@@ -52,6 +57,7 @@ impl Default for ReadOptions {
             max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
             only_containing: None,
             events_read: None,
+            skipped_events: None,
         }
     }
 }
@@ -334,6 +340,7 @@ fn read_decoded<B: BufRead, E>(
         start,
         events: 0,
         counted: 0,
+        skipped: 0,
         options,
     };
     let events = match form {
@@ -563,6 +570,8 @@ struct Reader<'a> {
     events: u64,
     /// Part of `events` already added to [`ReadOptions::events_read`].
     counted: u64,
+    /// Damaged events recorded in [`ReadOptions::skipped_events`].
+    skipped: u64,
     options: &'a ReadOptions,
 }
 
@@ -572,6 +581,21 @@ impl Reader<'_> {
         if let Some(counter) = &self.options.events_read {
             counter.fetch_add(self.events - self.counted, Ordering::Relaxed);
             self.counted = self.events;
+        }
+    }
+
+    /// Records `error` in [`ReadOptions::skipped_events`] and returns `true`, or returns `false`
+    /// when damaged events end the file.
+    fn skip(&mut self, error: &ReadError) -> bool {
+        match &self.options.skipped_events {
+            Some(skipped) => {
+                if let Ok(mut skipped) = skipped.lock() {
+                    skipped.push(error.clone());
+                }
+                self.skipped += 1;
+                true
+            }
+            None => false,
         }
     }
 
@@ -714,8 +738,19 @@ impl Reader<'_> {
             } else {
                 0
             };
-        let event_start = Some((line_number, column_base + 1));
+        let event = match self.parse_line(content, line_number, column_base) {
+            Ok(event) => event,
+            Err(error) if self.skip(&error) => return Ok(()),
+            Err(error) => return Err(error.into()),
+        };
 
+        self.events += 1;
+        on_event(event).map_err(ReadFailure::Callback)
+    }
+
+    /// Parses the event text of one line; `column_base` is the column before its first byte.
+    fn parse_line(&self, content: &[u8], line_number: u64, column_base: u64) -> Result<Event, ReadError> {
+        let event_start = Some((line_number, column_base + 1));
         let text = std::str::from_utf8(content).map_err(|error| {
             let column = column_base + error.valid_up_to() as u64 + 1;
             self.error(
@@ -724,7 +759,7 @@ impl Reader<'_> {
             )
         })?;
 
-        let event = parse_event(text.to_owned()).map_err(|error| match error {
+        parse_event(text.to_owned()).map_err(|error| match error {
             EventError::Syntax(error) => {
                 let column = column_base + error.column() as u64;
                 let message = if error.is_eof() {
@@ -742,10 +777,7 @@ impl Reader<'_> {
                 format!("expected one JSON event object per line, found {found}"),
             ),
             EventError::Field(message) => self.error(event_start, message),
-        })?;
-
-        self.events += 1;
-        on_event(event).map_err(ReadFailure::Callback)
+        })
     }
 
     /// Reads the top-level JSON values of a file in the [`Form::Records`], [`Form::Array`] or
@@ -867,7 +899,7 @@ where
     ) -> Result<(), SerdeError> {
         let start = self.tracking.element_start.get();
         let position = Some((start.line, start.column + 1));
-        let number = self.reader.events + 1;
+        let number = self.reader.events + self.reader.skipped + 1;
         let raw: Box<str> = raw.into();
         if raw.starts_with('{') && self.reader.passes_over(raw.as_bytes()) {
             self.reader.events += 1;
@@ -890,6 +922,9 @@ where
                     }
                 };
                 let error = self.reader.error(position, message);
+                if self.reader.skip(&error) {
+                    return Ok(());
+                }
                 self.stop = Some(Stop::Event(error));
                 return Err(SerdeError::custom("invalid event"));
             }

@@ -14,6 +14,9 @@ pub struct CredentialConfirmation {
     pub findings_added: i64,
     /// Credentials that these events created, proposed on the case for confirmation in turn.
     pub credentials_proposed: i64,
+    /// Damaged parts of the kept trail files that were skipped, each with file and line.
+    #[serde(default)]
+    pub skipped: Vec<String>,
 }
 
 /// A rule that turns trail events into findings.

@@ -92,12 +92,16 @@ fn ProposedRow(
             pending.set(false);
             match result {
                 Ok(confirmation) => {
-                    outcome.set(Some(Ok(format!(
+                    let mut text = format!(
                         "Confirmed {name}: {} call(s) added, {} finding(s), {} new credential(s) proposed.",
                         confirmation.events_added,
                         confirmation.findings_added,
                         confirmation.credentials_proposed
-                    ))));
+                    );
+                    if !confirmation.skipped.is_empty() {
+                        text.push_str(&format!(" Damaged parts of the trail files were skipped: {}.", confirmation.skipped.join("; ")));
+                    }
+                    outcome.set(Some(Ok(text)));
                     data.credentials.refetch();
                     data.findings.refetch();
                     // The confirmed credential can now be contained, and its calls may name

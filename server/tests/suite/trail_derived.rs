@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{expect_status, spawn_app, Backend, TestApp};
 use crate::on_both_backends;
-use crate::trail_fixtures::{event, key_creation, records_file, COMPROMISE_TIME, LEAKED_KEY, OTHER_KEY};
+use crate::trail_fixtures::{event, key_creation, lines_file, records_file, COMPROMISE_TIME, LEAKED_KEY, OTHER_KEY};
 
 const KEY_B: &str = "AKIAIOSFODNN7DERIVB1";
 const KEY_C: &str = "AKIAIOSFODNN7DERIVC1";
@@ -17,6 +17,8 @@ on_both_backends!(
     derived_key_already_recorded,
     confirm_unknown_credential_rejected,
     confirm_detects_altered_trail_file,
+    confirm_skips_damaged_events,
+    confirm_waits_for_running_import,
 );
 
 async fn case_with_leaked_key(app: &TestApp) -> i64 {
@@ -235,4 +237,55 @@ async fn confirm_detects_altered_trail_file(backend: Backend) {
     std::fs::write(&stored, original).unwrap();
     let confirmed = confirm(&app, case, &key_b).await;
     assert_eq!(confirmed["events_added"], 2, "the restored file reads as before");
+}
+
+/// A damaged line of the confirmed credential, which the import passed over because it has no
+/// key of the case then, is skipped and listed; the credential's later calls are still added.
+async fn confirm_skips_damaged_events(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let case = case_with_leaked_key(&app).await;
+    let mut damaged = event("e-b-damaged", "2024-03-01T10:02:00Z", "DeleteBucket", KEY_B);
+    damaged["eventTime"] = json!(12345);
+    let file = lines_file(&[
+        key_creation("e-a-key", "2024-03-01T10:01:00Z", LEAKED_KEY, KEY_B),
+        damaged,
+        event("e-b-policy", "2024-03-01T10:03:00Z", "PutBucketPolicy", KEY_B),
+    ]);
+    let import = expect_status(app.upload(case, &[("damaged.jsonl", file)]).await, StatusCode::CREATED).await;
+    assert_eq!(import["events_read"], 3);
+
+    let key_b = proposed(&app, case).await;
+    let confirmed = confirm(&app, case, &key_b).await;
+    assert_eq!(confirmed["events_added"], 1);
+    let skipped = confirmed["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    let skipped = skipped[0].as_str().unwrap();
+    assert!(skipped.contains("damaged.jsonl line 2"), "{skipped}");
+    assert!(skipped.contains("eventTime"), "{skipped}");
+    assert_eq!(finding_ids(&app, case).await, ["e-a-key", "e-b-policy"]);
+}
+
+/// An import that runs loaded the case's credentials before the confirmation, so confirming
+/// waits until it has finished.
+async fn confirm_waits_for_running_import(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let case = case_with_leaked_key(&app).await;
+    let file = records_file(&[key_creation("e-a-key", "2024-03-01T10:01:00Z", LEAKED_KEY, KEY_B)]);
+    expect_status(app.upload(case, &[("trail.json", file)]).await, StatusCode::CREATED).await;
+    let key_b = proposed(&app, case).await;
+    let (case_id,): (i64,) = sqlx::query_as("SELECT id FROM cases WHERE number = $1")
+        .bind(case)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+
+    let (_progress, running) = rekey::import::RunningImports::start(&app.state.running_imports, case_id, "Administrator", &[]);
+    let id = key_b["id"].as_i64().unwrap();
+    let response = app.post(&format!("/api/v1/cases/{case}/credentials/{id}/confirm"), &json!({})).await;
+    let error = expect_status(response, StatusCode::CONFLICT).await;
+    assert!(error["error"]["message"].as_str().unwrap().contains("an import of this case is running"), "{error}");
+    assert_eq!(proposed(&app, case).await["id"], key_b["id"], "still proposed");
+
+    drop(running);
+    confirm(&app, case, &key_b).await;
 }

@@ -1030,3 +1030,32 @@ fn events_before_an_error_are_counted() {
     assert!(matches!(read, Err(ReadFailure::Read(ReadError { line: Some(3), .. }))));
     assert_eq!(counter.load(Ordering::Relaxed), 2);
 }
+
+/// Reads `input` recording damaged events; returns the ids read and the lines of the skipped.
+fn read_skipping(input: &[u8]) -> (Vec<String>, Vec<Option<u64>>) {
+    let skipped = Arc::new(Mutex::new(Vec::new()));
+    let options = ReadOptions {
+        skipped_events: Some(skipped.clone()),
+        ..ReadOptions::default()
+    };
+    let mut ids = Vec::new();
+    read_events_with("test.json", input, options, |event| {
+        ids.push(event.event_id);
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    let lines = skipped.lock().unwrap().iter().map(|error| error.line).collect();
+    (ids, lines)
+}
+
+#[test]
+fn damaged_events_skipped_when_asked() {
+    let bad_time = record("b", "X").replace(r#""eventTime":"2023-07-10T12:21:05Z""#, r#""eventTime":5"#);
+    let lines = [record("a", "X"), bad_time.clone(), "{oops}".to_owned(), record("c", "X")].join("\n");
+    assert_eq!(read_skipping(lines.as_bytes()), (vec!["a".to_owned(), "c".to_owned()], vec![Some(2), Some(3)]));
+
+    let records = records_file(&[record("a", "X"), bad_time, record("c", "X")]);
+    let (ids, skipped) = read_skipping(records.as_bytes());
+    assert_eq!(ids, ["a", "c"]);
+    assert_eq!(skipped.len(), 1);
+}
