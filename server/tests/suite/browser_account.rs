@@ -19,6 +19,9 @@ async fn set_up_totp(client: &Client, app: &TestApp) -> Result<(), fantoccini::e
     fill(client, "login-username", "admin").await?;
     fill(client, "login-password", ADMIN_PASSWORD).await?;
     click(client, "login-submit").await?;
+    // Wait for the case list that the app opens after the login, which would override an
+    // earlier navigation.
+    client.wait().for_element(Locator::Id("new-case")).await?;
     click(client, "nav-account").await?;
     click(client, "totp-start").await?;
     let secret = wait_for("the key to add to the app", Duration::from_secs(15), || async {

@@ -207,6 +207,9 @@ async fn identification(client: &Client, app: &TestApp, trail: &std::path::Path)
     fill(client, "login-username", "admin").await?;
     fill(client, "login-password", ADMIN_PASSWORD).await?;
     click(client, "login-submit").await?;
+    // The app opens the case list once the login succeeds; a link clicked before that would be
+    // overridden by that navigation.
+    client.wait().at_most(STEP_TIMEOUT).for_element(Locator::Id("new-case")).await?;
     playbooks_page(client).await?;
 
     click(client, "new-case").await?;
