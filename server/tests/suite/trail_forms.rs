@@ -22,6 +22,7 @@ on_both_backends!(
     import_reads_lookup_events_and_array,
     import_reads_cts_traces,
     import_broken_zip_entry_keeps_nothing,
+    zip_keep_readable_reads_later_entries,
 );
 
 async fn case_with_keys(app: &TestApp) -> i64 {
@@ -296,4 +297,33 @@ async fn cli_import_trail_directory() {
         finding_ids(&app, case).await,
         ["e-create-user", "t-create", "e-new-key"]
     );
+}
+
+/// Keeping the readable part of a zip archive skips the damaged event of one entry and reads
+/// the entries after it.
+async fn zip_keep_readable_reads_later_entries(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let case = case_with_keys(&app).await;
+    let mut damaged = event("e-no-id", "2024-03-01T10:02:00Z", "DeleteUser", LEAKED_KEY);
+    damaged.as_object_mut().unwrap().remove("eventID");
+    let archive = zip_of(&[
+        ("1.json", records_file(&[event("e-first", "2024-03-01T10:01:00Z", "DeleteUser", LEAKED_KEY)])),
+        ("2.json", records_file(&[damaged])),
+        ("3.json", records_file(&[event("e-third", "2024-03-01T10:03:00Z", "DeleteRole", LEAKED_KEY)])),
+    ]);
+    let form = reqwest::multipart::Form::new()
+        .text("on_error", "keep_readable")
+        .part("files", reqwest::multipart::Part::bytes(archive).file_name("trail.zip"));
+    let response = app
+        .request(reqwest::Method::POST, &format!("/api/v1/cases/{case}/imports"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let import = expect_status(response, StatusCode::CREATED).await;
+    assert_eq!(import["events_read"], 2);
+    let note = import["error"].as_str().unwrap();
+    assert!(note.contains("trail.zip/2.json"), "{note}");
+    assert!(note.contains("eventID"), "{note}");
+    assert_eq!(finding_ids(&app, case).await, ["e-first", "e-third"]);
 }
