@@ -281,6 +281,7 @@ async fn calls_in_kept_files(
         let sha256: String = file.try_get("sha256")?;
         let name: String = file.try_get("original_name")?;
         let unreadable = |message: String| {
+            tracing::warn!(case = case.number, import = import_id, file = %name, %message, "kept trail file cannot be read again");
             Error::conflict(
                 "evidence",
                 format!(

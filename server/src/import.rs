@@ -491,8 +491,8 @@ type ReadAll = (i64, Vec<String>, Vec<ReadFile>);
 /// Reads every file, sending the events that the matcher accepts and copying each file to a
 /// staging file in `staging_dir`. Returns the number of events read or a message naming the
 /// file and position that could not be read. With `keep_readable`, damaged events are skipped,
-/// a file whose damage ends it keeps the events before, and the messages are returned instead. A zip archive is read
-/// entry by entry, and its staged copy is the archive itself.
+/// a file whose damage ends it keeps the events before, and the messages are returned instead.
+/// A zip archive is read entry by entry, and its staged copy is the archive itself.
 fn read_all(
     files: Vec<TrailFile>,
     matcher: &CredentialMatcher,
@@ -561,6 +561,7 @@ fn read_all(
             drop(blocks);
             (zip, read, hashed, copier.join())
         });
+        skipped.extend(take_skipped(&options)?);
         let events = match read {
             Ok(events) => events,
             // The events before the error are already sent and counted; the rest of the file
@@ -578,7 +579,11 @@ fn read_all(
             .map_err(|e| format!("{}: cannot copy the file: {e}", file.name))?;
         let (sha256, size) = hashed;
         let after = std::fs::metadata(&file.path).map_err(|e| format!("{}: cannot open: {e}", file.name))?;
-        if copy.size() != size || size != before.len() || after.len() != before.len() || after.modified().ok() != before.modified().ok() {
+        let unchanged = copy.size() == size
+            && size == before.len()
+            && after.len() == before.len()
+            && after.modified().ok() == before.modified().ok();
+        if !unchanged {
             return Err(format!(
                 "{}: the file changed while it was read; import it again once nothing writes to it",
                 file.name
@@ -589,7 +594,9 @@ fn read_all(
             .map_err(|e| format!("{}: cannot write the staging file: {e}", file.name))?;
         events_read += if zip {
             let archive = std::fs::File::open(staged.path()).map_err(|e| format!("{}: cannot open: {e}", file.name))?;
-            match read_zip_with(&file.name, BufReader::new(archive), options.clone(), &mut on_event) {
+            let read = read_zip_with(&file.name, BufReader::new(archive), options.clone(), &mut on_event);
+            skipped.extend(take_skipped(&options)?);
+            match read {
                 Ok(summaries) => summaries.iter().map(|(_, summary)| summary.events).sum(),
                 Err(ReadFailure::Read(error)) if keep_readable => {
                     skipped.push(error.to_string());
@@ -605,13 +612,18 @@ fn read_all(
             name: file.name,
             staged,
         });
-        if let Some(damaged) = &options.skipped_events {
-            let damaged = std::mem::take(&mut *damaged.lock().map_err(|_| "the list of skipped events is unusable".to_string())?);
-            skipped.extend(describe_skipped(&damaged));
-        }
     }
     let events_read = i64::try_from(events_read).unwrap_or(i64::MAX);
     Ok((events_read, skipped, read_files))
+}
+
+/// Takes the damaged events that the reader recorded in `options` and describes them.
+fn take_skipped(options: &ReadOptions) -> Result<Vec<String>, String> {
+    let Some(damaged) = &options.skipped_events else {
+        return Ok(Vec::new());
+    };
+    let mut damaged = damaged.lock().map_err(|_| "the list of skipped events is unusable".to_string())?;
+    Ok(describe_skipped(&std::mem::take(&mut *damaged)))
 }
 
 /// Result of reading a kept trail file again: the events that the matcher accepts, in file
@@ -632,9 +644,8 @@ pub(crate) fn read_kept_file(
     matcher: &CredentialMatcher,
     options: ReadOptions,
 ) -> Result<KeptFileCalls, String> {
-    let damaged = Arc::new(std::sync::Mutex::new(Vec::new()));
     let options = ReadOptions {
-        skipped_events: Some(damaged.clone()),
+        skipped_events: Some(Arc::default()),
         ..options
     };
     let mut events = Vec::new();
@@ -652,15 +663,15 @@ pub(crate) fn read_kept_file(
     let head = input.inner.fill_buf().map_err(|e| e.to_string())?;
     let read = if is_zip(head) {
         let archive = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
-        read_zip_with(name, BufReader::new(archive), options, on_event).map(drop)
+        read_zip_with(name, BufReader::new(archive), options.clone(), on_event).map(drop)
     } else {
-        read_events_with(name, &mut input, options, on_event).map(drop)
+        read_events_with(name, &mut input, options.clone(), on_event).map(drop)
     };
     std::io::copy(&mut input, &mut std::io::sink()).map_err(|e| e.to_string())?;
     if hex::encode(input.hasher.finalize()) != sha256 {
         return Err("its content no longer matches its SHA-256".to_string());
     }
-    let mut skipped = describe_skipped(&damaged.lock().map_err(|_| "the list of skipped events is unusable")?);
+    let mut skipped = take_skipped(&options)?;
     // An error that ends the file keeps the events before it, as the import did.
     if let Err(ReadFailure::Read(error)) = read {
         skipped.push(error.to_string());

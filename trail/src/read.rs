@@ -37,9 +37,9 @@ pub struct ReadOptions {
     pub max_decompressed_bytes: u64,
     /// When set, only the events whose JSON text contains one of these texts are parsed and
     /// passed to the callback. The others are counted in [`FileSummary::events`] and passed
-    /// over. In the [`Form::Lines`] form such a line is only checked to hold one object, from
-    /// `{` to `}`: a wrong field or broken JSON inside it is not reported. In the other forms
-    /// the whole file is still checked to be JSON.
+    /// over. In the [`Form::Lines`] form such a line is only checked to have the shape of an
+    /// object, from `{"` to `}`, so a wrong field or broken JSON inside it is not reported. In
+    /// the other forms the whole file is still checked to be JSON.
     pub only_containing: Option<Arc<Needles>>,
     /// When set, increased by the number of events read, parsed or not, as reading goes on, so
     /// that another thread can show progress.

@@ -250,7 +250,7 @@ fn measure(command: &mut Command, work: &Path) -> Result<Measurement> {
     let output = File::create(&output_path)?;
     let description = format!("{command:?}");
     // Write back what earlier steps left in the page cache, so that this tool does not wait
-    // for it. SAFETY: sync takes no arguments and cannot fail.
+    // for it. SAFETY: sync takes no arguments and, per sync(2), always succeeds.
     unsafe { libc::sync() };
     let started = Instant::now();
     let child = command

@@ -26,6 +26,7 @@ async fn confirm(
     // An import that is running loaded the case's credentials when it started, so it would
     // leave out this credential's calls, and this confirmation cannot read its files yet.
     if !state.running_imports.of_case(case.id).is_empty() {
+        tracing::info!(case = case.number, credential = id, "confirmation rejected while an import runs");
         return Err(Error::conflict(
             "imports",
             "an import of this case is running; confirm the credential once it has finished, so that \

@@ -308,7 +308,7 @@ pub async fn keep_evidence(
     Ok(id)
 }
 
-/// What the evidence row records about stored content.
+/// Facts about stored content that its evidence row records.
 pub struct StoredContent {
     pub sha256: String,
     pub size: i64,

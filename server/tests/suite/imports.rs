@@ -378,7 +378,7 @@ async fn import_parses_only_lines_of_case_credentials(backend: Backend) {
     assert!(message.contains("broken.jsonl line 6"), "{message}");
     assert!(message.contains("eventTime"), "{message}");
 
-    // A line that is not an object is rejected whoever it belongs to.
+    // A line that is not an object is rejected, whichever key it contains.
     let mut garbage = file;
     garbage.extend_from_slice(b"not json at all\n");
     let error = expect_status(app.upload(case, &[("garbage.jsonl", garbage)]).await, StatusCode::UNPROCESSABLE_ENTITY).await;

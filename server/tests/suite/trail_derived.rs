@@ -239,8 +239,8 @@ async fn confirm_detects_altered_trail_file(backend: Backend) {
     assert_eq!(confirmed["events_added"], 2, "the restored file reads as before");
 }
 
-/// A damaged line of the confirmed credential, which the import passed over because it has no
-/// key of the case then, is skipped and listed; the credential's later calls are still added.
+/// Checks that confirming skips and lists a damaged line of the credential and still adds its
+/// later calls. The import passed that line over, because it contained no key of the case yet.
 async fn confirm_skips_damaged_events(backend: Backend) {
     let app = spawn_app(backend).await;
     let case = case_with_leaked_key(&app).await;
@@ -265,8 +265,8 @@ async fn confirm_skips_damaged_events(backend: Backend) {
     assert_eq!(finding_ids(&app, case).await, ["e-a-key", "e-b-policy"]);
 }
 
-/// An import that runs loaded the case's credentials before the confirmation, so confirming
-/// waits until it has finished.
+/// Checks that confirming waits for a running import, which loaded the case's credentials
+/// before the confirmation.
 async fn confirm_waits_for_running_import(backend: Backend) {
     let app = spawn_app(backend).await;
     let case = case_with_leaked_key(&app).await;

@@ -912,7 +912,7 @@ fn plain_file_has_no_limit() {
     assert_eq!(summary.events, 2);
 }
 
-/// A record of `key` with id `id`, padded with a `requestParameters` string of `padding` bytes.
+/// Builds a record of `key` with id `id`, padded with a `requestParameters` string of `padding` bytes.
 fn keyed_record(id: &str, key: &str, padding: usize) -> String {
     record(id, "DeleteUser")
         .replace("AKIAEXAMPLE1", key)
@@ -969,7 +969,7 @@ fn lines_without_a_needle_are_counted_not_parsed() {
 }
 
 #[test]
-fn lines_that_are_not_one_object_are_reported_without_a_needle() {
+fn non_object_lines_reported_without_needle() {
     let good = keyed_record("a", "AKIAOTHER", 10);
     for (tail, line) in [("not json\n", 2), ("[1, 2]\n", 2), ("{\"eventID\": \"cut", 2)] {
         let file = format!("{good}\n{tail}");
